@@ -1,0 +1,3 @@
+from emx2tui.cli import main
+
+raise SystemExit(main())

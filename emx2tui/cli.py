@@ -1,0 +1,111 @@
+"""Command line: parse arguments, then hand over to the TUI, the headless runner or the sandbox.
+
+    emx2tui [connection flags]                 open the app
+    emx2tui demo                               sandbox with demo data + the app on it
+    emx2tui run STRATEGY [flags]               headless run (cron, CI)
+    emx2tui strategies                         list the job strategies
+    emx2tui sandbox serve [flags]              an EMX2-compatible server for demos and tests
+
+Heavy modules (textual, the sandbox) are imported only when the command needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from emx2tui import __version__
+
+SUBCOMMANDS = {"demo", "run", "strategies", "sandbox", "tui"}
+
+
+def _add_connection_flags(p: argparse.ArgumentParser, *, required: bool = False) -> None:
+    g = p.add_argument_group("connections (flags win over the environment)")
+    g.add_argument("--source-url", metavar="URL", help="source server, e.g. https://data.example.org "
+                   "(env MG_SOURCE_URL)")
+    g.add_argument("--source-schema", metavar="NAME", help="source schema (env MG_SOURCE_SCHEMA)")
+    g.add_argument("--target-url", metavar="URL", help="target server (env MG_TARGET_URL)")
+    g.add_argument("--target-schema", metavar="NAME", help="target schema (env MG_TARGET_SCHEMA)")
+    g.add_argument("--source-token", metavar="TOKEN", help="source API token (env MG_SOURCE_TOKEN; "
+                   "or MG_SOURCE_USERNAME and MG_SOURCE_PASSWORD)")
+    g.add_argument("--target-token", metavar="TOKEN", help="target API token (env MG_TARGET_TOKEN; "
+                   "or MG_TARGET_USERNAME and MG_TARGET_PASSWORD)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emx2tui",
+        description="Preview, confirm and run data migrations between MOLGENIS EMX2 schemas.",
+    )
+    parser.add_argument("--version", action="version", version=f"emx2tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tui = sub.add_parser("tui", help="open the app (the default command)")
+    _add_connection_flags(tui)
+
+    demo = sub.add_parser("demo", help="start a sandbox server with demo data and open the app on it")
+    demo.add_argument("--port", type=int, default=0, help="sandbox port (default: a free one)")
+
+    run = sub.add_parser("run", help="run a job strategy without the app (cron, CI)",
+                         description="Plan, then apply one job strategy. Prints the plan, progress "
+                                     "per step and table, and a summary. Exit code 0 on success.")
+    run.add_argument("strategy", help="strategy name, e.g. FillStaging or CohortStagingToDataCatalogue")
+    _add_connection_flags(run)
+    run.add_argument("--dry-run", action="store_true", help="plan only; change nothing on the target")
+    run.add_argument("--yes", action="store_true", help="confirm deletes without asking")
+    run.add_argument("--demo", action="store_true",
+                     help="run against an in-process sandbox with the demo data")
+    run.add_argument("--backup-dir", metavar="DIR", help="where backups go (default: the user data dir)")
+    run.add_argument("--quiet", action="store_true", help="print the plan and summary only")
+
+    sub.add_parser("strategies", help="list the job strategies")
+
+    sandbox = sub.add_parser("sandbox", help="the EMX2-compatible sandbox server")
+    ssub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION")
+    serve = ssub.add_parser("serve", help="serve the sandbox over HTTP")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    serve.add_argument("--data", metavar="DIR", help="keep the data in DIR (default: in memory)")
+    serve.add_argument("--demo", action="store_true", help="seed the demo data set")
+    serve.add_argument("--load", metavar="SCHEMA=PATH", action="append", default=[],
+                       help="load an EMX2 folder or zip as SCHEMA (repeatable, loaded in order)")
+    serve.add_argument("--admin-password", metavar="PW", default=None,
+                       help="password of user admin (env MOLGENIS_ADMIN_PW; default 'admin')")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")):
+        args_list = ["tui", *args_list]
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    try:
+        if args.command == "tui":
+            from emx2tui.ui.launch import tui_main
+            return tui_main(args)
+        if args.command == "demo":
+            from emx2tui.ui.launch import demo_main
+            return demo_main(args)
+        if args.command == "run":
+            from emx2tui.jobs.headless import run_main
+            return run_main(args)
+        if args.command == "strategies":
+            from emx2tui.jobs.headless import strategies_main
+            return strategies_main(args)
+        if args.command == "sandbox":
+            if args.sandbox_command != "serve":
+                parser.parse_args(["sandbox", "--help"])
+                return 2
+            from emx2tui.sandbox.serve import serve_main
+            return serve_main(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
