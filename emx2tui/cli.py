@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "per step and table, and a summary. Exit code 0 on success.")
     run.add_argument("strategy", help="strategy name, e.g. FillStaging or CohortStagingToDataCatalogue")
     _add_connection_flags(run)
+    run.add_argument("--resource-id", metavar="ID",
+                     help="cohort or network id (default: read from the staging schema's row)")
     run.add_argument("--dry-run", action="store_true", help="plan only; change nothing on the target")
     run.add_argument("--yes", action="store_true", help="confirm deletes without asking")
     run.add_argument("--demo", action="store_true",
