@@ -1,0 +1,461 @@
+"""An async client for the EMX2 HTTP API: sign-in, GraphQL, CSV, ZIP and task polling.
+
+Every failure ends in one of the typed errors of `emx2tui.emx2.errors`, with a message that
+names the server, the schema and the table, and says what to do. Tokens and passwords are
+never part of a message, a log line or a repr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pandas as pd
+
+from emx2tui.emx2.errors import (
+    AuthError,
+    ConnectionFailed,
+    Emx2Error,
+    PermissionDenied,
+    SchemaNotFound,
+    ServerError,
+    TaskFailed,
+)
+from emx2tui.emx2.frames import read_frame
+from emx2tui.emx2.model import SchemaModel
+from emx2tui.emx2.names import table_id
+
+log = logging.getLogger(__name__)
+
+TaskCallback = Callable[[dict], "Awaitable[None] | None"]
+
+_SCHEMA_QUERY = """{ _schema { name settings { key value }
+  tables { name id tableType inheritName inheritSchemaName description label
+    columns { name id columnType key required refSchemaName refTableName refTableId refLinkName
+              refBackName refLabel computed inherited position defaultValue validation visible
+              readonly description label } } } }"""
+
+TERMINAL_TASK_STATES = {"COMPLETED", "ERROR", "CANCELLED", "SKIPPED"}
+RETRY_STATUSES = {502, 503, 504}
+
+
+@dataclass
+class Connection:
+    """Where a schema lives and how to sign in. Secrets are kept out of the repr."""
+
+    url: str
+    schema: str | None = None
+    token: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self.url = normalise_url(self.url)
+
+    @property
+    def label(self) -> str:
+        who = self.username or ("token" if self.token else "anonymous")
+        return f"{who}@{self.url}"
+
+    @property
+    def secrets(self) -> list[str]:
+        return [s for s in (self.token, self.password) if s]
+
+    def with_schema(self, schema: str | None) -> "Connection":
+        return Connection(self.url, schema, self.token, self.username, self.password)
+
+
+def normalise_url(url: str) -> str:
+    url = (url or "").strip()
+    if url and "://" not in url:
+        url = "https://" + url
+    return url.rstrip("/")
+
+
+def scrub(text: str, secrets: list[str]) -> str:
+    """The text with every secret replaced by `***`."""
+    for s in secrets:
+        if s and len(s) >= 3:
+            text = text.replace(s, "***")
+    return text
+
+
+def _is_mutation(graphql: str) -> bool:
+    return re.match(r"\s*mutation\b", graphql) is not None
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return text[:300] if text else f"HTTP {response.status_code}"
+    if isinstance(body, dict) and body.get("errors"):
+        msgs = [str(e.get("message", "")) for e in body["errors"] if isinstance(e, dict)]
+        return "; ".join(m for m in msgs if m) or f"HTTP {response.status_code}"
+    return f"HTTP {response.status_code}"
+
+
+class Emx2Client:
+    """One signed-in conversation with one EMX2 server. Use as `async with Emx2Client(conn) as c`."""
+
+    def __init__(self, connection: Connection, *, timeout: float = 60.0, retries: int = 3,
+                 backoff: float = 0.5, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.connection = connection
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self._transport = transport
+        self._http: httpx.AsyncClient | None = None
+        self._signed_in = False
+        self._models: dict[str, SchemaModel] = {}
+        self.user: str | None = None
+
+    # ----------------------------------------------------------------- lifecycle
+    @property
+    def url(self) -> str:
+        return self.connection.url
+
+    async def __aenter__(self) -> "Emx2Client":
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        if self._http is not None:
+            return
+        if not self.url:
+            raise ConnectionFailed("No server URL given. Pass --source-url/--target-url or set "
+                                   "MG_SOURCE_URL/MG_TARGET_URL.")
+        headers = {"Accept": "application/json, text/csv, */*"}
+        if self.connection.token and not self.connection.password:
+            headers["x-molgenis-token"] = self.connection.token
+        kwargs: dict[str, Any] = dict(base_url=self.url, headers=headers, timeout=self.timeout,
+                                      verify=True, follow_redirects=True)
+        if self._transport is not None:
+            kwargs["transport"] = self._transport
+        self._http = httpx.AsyncClient(**kwargs)
+        try:
+            if self.connection.username and self.connection.password:
+                await self.signin(self.connection.username, self.connection.password)
+            else:
+                self.user = self.connection.username
+        except BaseException:
+            await self._http.aclose()
+            self._http = None
+            raise
+
+    async def close(self) -> None:
+        if self._http is None:
+            return
+        try:
+            if self._signed_in:
+                try:
+                    await self.query(None, "mutation{signout{status message}}")
+                except Emx2Error:
+                    pass
+        finally:
+            await self._http.aclose()
+            self._http = None
+            self._signed_in = False
+
+    # ----------------------------------------------------------------- transport
+    def _where(self, schema: str | None = None, table: str | None = None) -> str:
+        parts = [f"server {self.url}"]
+        if schema:
+            parts.append(f"schema '{schema}'")
+        if table:
+            parts.append(f"table '{table}'")
+        return ", ".join(parts)
+
+    def _scrub(self, text: str) -> str:
+        return scrub(text, self.connection.secrets)
+
+    async def _request(self, method: str, path: str, *, idempotent: bool, schema: str | None = None,
+                       table: str | None = None, expect_json: bool = False, **kwargs: Any) -> httpx.Response:
+        if self._http is None:
+            await self.open()
+        assert self._http is not None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = await self._http.request(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                if idempotent and attempt < self.retries:
+                    await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+                    continue
+                raise self._transport_error(exc, schema, table) from None
+            if response.status_code in RETRY_STATUSES and idempotent and attempt < self.retries:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+                continue
+            break
+        if response.status_code >= 400:
+            raise self._http_error(response, schema, table)
+        if expect_json:
+            ctype = response.headers.get("content-type", "")
+            text = response.text.lstrip()
+            if not (ctype.startswith("application/json") or text.startswith("{")):
+                raise ConnectionFailed(
+                    f"{self.url} answered {path} with {ctype or 'no content type'}, not JSON: it does "
+                    f"not look like a MOLGENIS EMX2 server. Check the URL.", schema=schema)
+        return response
+
+    def _transport_error(self, exc: httpx.TransportError, schema: str | None,
+                         table: str | None) -> Emx2Error:
+        if isinstance(exc, httpx.TimeoutException):
+            what = "did not answer in time"
+        elif isinstance(exc, httpx.ConnectError):
+            what = "cannot be reached"
+        else:
+            what = "broke off the connection"
+        reason = self._scrub(str(exc)) or type(exc).__name__
+        return ConnectionFailed(
+            f"Server {self.url} {what} ({reason}). Check the URL, your network and that the "
+            f"server is running.", schema=schema, table=table)
+
+    def _http_error(self, response: httpx.Response, schema: str | None, table: str | None) -> Emx2Error:
+        msg = self._scrub(_error_message(response))
+        status = response.status_code
+        where = self._where(schema, table)
+        low = msg.lower()
+        if "invalid token" in low or "cannot parse token" in low or "cannot verify token" in low:
+            return AuthError(f"{where}: the token was refused ({msg}). Create a new token or sign "
+                             f"in with username and password.", schema=schema, table=table)
+        if "permission denied" in low or "unauthorized" in low:
+            return PermissionDenied(f"{where}: permission denied ({msg}). Ask a manager of the "
+                                    f"schema for Editor rights or sign in as another user.",
+                                    schema=schema, table=table)
+        if status == 404 and schema and ("schema" in low or "unknown" in low):
+            return SchemaNotFound(f"Schema '{schema}' was not found on server {self.url}, or you may "
+                                  f"not see it. Check the name (it is case-sensitive), sign in, or "
+                                  f"ask for permission.", schema=schema)
+        if schema and re.search(r"schema .* unknown", low):
+            return SchemaNotFound(f"Schema '{schema}' was not found on server {self.url} ({msg}). "
+                                  f"Check the name or your permissions.", schema=schema)
+        if status == 404:
+            return ConnectionFailed(f"{where}: {response.request.url.path} was not found (HTTP 404). "
+                                    f"Is {self.url} the address of a MOLGENIS EMX2 server?",
+                                    schema=schema, table=table)
+        if status == 413:
+            return ServerError(f"{where}: the request is too large for the server ({msg}).",
+                               status=status, schema=schema, table=table)
+        if status >= 500:
+            return ServerError(f"{where}: the server failed (HTTP {status}: {msg}). Try again later "
+                               f"or ask the server's administrator.", status=status, schema=schema,
+                               table=table)
+        return ServerError(f"{where}: {msg}", status=status, schema=schema, table=table)
+
+    @staticmethod
+    def _path(schema: str | None, *rest: str) -> str:
+        parts = [quote(schema, safe="")] if schema else []
+        parts += list(rest)
+        return "/" + "/".join(parts)
+
+    # ----------------------------------------------------------------- GraphQL
+    async def query(self, schema: str | None, graphql: str, variables: Mapping[str, Any] | None = None,
+                    *, table: str | None = None) -> dict:
+        """Run a GraphQL query or mutation on a schema (or the database level when schema is None)."""
+        path = self._path(schema, "graphql") if schema else "/api/graphql"
+        body: dict[str, Any] = {"query": graphql}
+        if variables:
+            body["variables"] = dict(variables)
+        response = await self._request("POST", path, idempotent=not _is_mutation(graphql),
+                                       schema=schema, table=table, expect_json=True, json=body)
+        try:
+            payload = response.json()
+        except ValueError:
+            raise ConnectionFailed(f"{self._where(schema)}: the GraphQL answer is not JSON. Check the URL.",
+                                   schema=schema) from None
+        if payload.get("errors"):
+            msg = "; ".join(str(e.get("message")) for e in payload["errors"])
+            raise ServerError(f"{self._where(schema, table)}: {self._scrub(msg)}", schema=schema, table=table)
+        return payload.get("data") or {}
+
+    async def signin(self, username: str, password: str) -> None:
+        data = await self.query(
+            None, "mutation($email:String,$password:String){signin(email:$email,password:$password)"
+                  "{status message}}", {"email": username, "password": password})
+        result = data.get("signin") or {}
+        if result.get("status") != "SUCCESS":
+            reason = self._scrub(str(result.get("message") or "no reason given"))
+            raise AuthError(f"Sign-in as '{username}' on server {self.url} failed: {reason}. Check "
+                            f"the username and password.")
+        self._signed_in = True
+        self.user = username
+
+    async def session(self) -> dict:
+        data = await self.query(None, "{_session{email admin schemas}}")
+        return data.get("_session") or {}
+
+    async def manifest(self) -> dict:
+        data = await self.query(None, "{_manifest{SpecificationVersion ImplementationVersion DatabaseVersion}}")
+        return data.get("_manifest") or {}
+
+    async def list_schemas(self) -> list[str]:
+        data = await self.query(None, "{_schemas{name}}")
+        names = [s["name"] for s in (data.get("_schemas") or []) if s.get("name")]
+        return [n for n in names if n != "_SYSTEM_"]
+
+    # ----------------------------------------------------------------- metadata
+    async def schema_model(self, schema: str, *, refresh: bool = False) -> SchemaModel:
+        """The schema's metadata, with the schemas its references point into fetched too."""
+        if refresh:
+            self._models.pop(schema, None)
+        if schema in self._models:
+            return self._models[schema]
+        await self._load_model(schema, set())
+        return self._models[schema]
+
+    async def _load_model(self, schema: str, loading: set[str]) -> None:
+        if schema in self._models or schema in loading:
+            return
+        loading.add(schema)
+        data = await self.query(schema, _SCHEMA_QUERY)
+        info = data.get("_schema")
+        if not info:
+            raise SchemaNotFound(f"Schema '{schema}' on server {self.url} returned no metadata. "
+                                 f"Check the name and your permissions.", schema=schema)
+        model = SchemaModel.from_graphql(info, resolver=self._models.get)
+        self._models[schema] = model
+        others = {c.ref_schema for t in model.tables.values() for c in t.columns if c.ref_schema}
+        others |= {t.extends_schema for t in model.tables.values() if t.extends_schema}
+        for other in sorted(o for o in others if o and o != schema):
+            try:
+                await self._load_model(other, loading)
+            except SchemaNotFound as exc:
+                raise SchemaNotFound(
+                    f"Schema '{schema}' on server {self.url} refers to schema '{other}', which was "
+                    f"not found or is not visible to you. Create it first or ask for permission.",
+                    schema=schema) from exc
+
+    async def table_counts(self, schema: str, tables: list[str] | None = None) -> dict[str, int]:
+        """Row counts of the data tables (a parent table's count includes its subclasses' rows)."""
+        model = await self.schema_model(schema)
+        names = tables if tables is not None else [t.name for t in model.data_tables()
+                                                    if model.has_columns(t.name)]
+        if not names:
+            return {}
+        fields = " ".join(f"{table_id(n)}_agg{{count}}" for n in names)
+        data = await self.query(schema, "{" + fields + "}")
+        return {n: int((data.get(f"{table_id(n)}_agg") or {}).get("count") or 0) for n in names}
+
+    # ----------------------------------------------------------------- CSV
+    async def download_table(self, schema: str, table: str, filter: Mapping | None = None,
+                             *, include_system_columns: bool = False) -> pd.DataFrame:
+        """A table's rows as a frame of strings (`""` for empty cells), optionally filtered."""
+        params: dict[str, str] = {}
+        if filter:
+            params["filter"] = json.dumps(filter, separators=(",", ":"))
+        if include_system_columns:
+            params["includeSystemColumns"] = "true"
+        response = await self._request("GET", self._path(schema, "api", "csv", quote(table, safe="")),
+                                       idempotent=True, schema=schema, table=table, params=params)
+        return read_frame(response.content)
+
+    async def upload_csv(self, schema: str, table: str, csv_text: str) -> None:
+        """Upsert (and `mg_delete`) rows of one table. Not atomic across 100-row batches."""
+        await self._request("POST", self._path(schema, "api", "csv", quote(table, safe="")),
+                            idempotent=False, schema=schema, table=table,
+                            content=csv_text.encode("utf-8"),
+                            headers={"Content-Type": "text/csv; charset=utf-8"})
+
+    async def delete_rows(self, schema: str, table: str, csv_text: str) -> int:
+        """Delete rows by primary key (one transaction); returns the number deleted."""
+        response = await self._request("DELETE", self._path(schema, "api", "csv", quote(table, safe="")),
+                                       idempotent=False, schema=schema, table=table,
+                                       content=csv_text.encode("utf-8"),
+                                       headers={"Content-Type": "text/csv; charset=utf-8"})
+        try:
+            return int(response.text.strip() or 0)
+        except ValueError:
+            return 0
+
+    # ----------------------------------------------------------------- ZIP and tasks
+    async def download_zip(self, schema: str, include_system_columns: bool = False) -> bytes:
+        params = {"includeSystemColumns": "true"} if include_system_columns else {}
+        response = await self._request("GET", self._path(schema, "api", "zip"), idempotent=True,
+                                       schema=schema, params=params)
+        return response.content
+
+    async def upload_zip(self, schema: str, data: bytes, on_task: TaskCallback | None = None, *,
+                         poll_min: float = 0.2, poll_max: float = 1.0,
+                         timeout: float = 3600.0) -> dict:
+        """Import a ZIP as one server task and wait for it. Raises TaskFailed when it ends in ERROR."""
+        response = await self._request("POST", self._path(schema, "api", "zip"), idempotent=False,
+                                       schema=schema, expect_json=True, params={"async": "true"},
+                                       files={"file": ("upload.zip", data, "application/zip")})
+        try:
+            task_id = response.json()["id"]
+        except (ValueError, KeyError, TypeError):
+            raise ServerError(f"{self._where(schema)}: the ZIP upload did not return a task id",
+                              schema=schema) from None
+        return await self.wait_task(task_id, schema=schema, on_task=on_task, poll_min=poll_min,
+                                    poll_max=poll_max, timeout=timeout)
+
+    async def task(self, task_id: str) -> dict:
+        sub = "subTasks { id status description }"
+        for _ in range(3):
+            sub = f"subTasks {{ id status description {sub} }}"
+        data = await self.query(None, f'{{_tasks(id:{json.dumps(task_id)}){{id status description {sub}}}}}')
+        tasks = data.get("_tasks") or []
+        return tasks[0] if tasks else {}
+
+    async def wait_task(self, task_id: str, *, schema: str | None = None,
+                        on_task: TaskCallback | None = None, poll_min: float = 0.2,
+                        poll_max: float = 1.0, timeout: float = 3600.0) -> dict:
+        delay = poll_min
+        started = time.monotonic()
+        while True:
+            task = await self.task(task_id)
+            if on_task is not None:
+                result = on_task(task)
+                if inspect.isawaitable(result):
+                    await result
+            status = str(task.get("status") or "UNKNOWN").upper()
+            if status in TERMINAL_TASK_STATES:
+                if status in ("ERROR", "CANCELLED"):
+                    desc = self._scrub(str(task.get("description") or status))
+                    detail = failed_subtask(task)
+                    if detail and detail not in desc:
+                        desc = f"{desc} ({detail})"
+                    raise TaskFailed(f"Import into schema '{schema}' on server {self.url} failed: {desc}",
+                                     task=task, schema=schema)
+                return task
+            if time.monotonic() - started > timeout:
+                raise TaskFailed(f"Import into schema '{schema}' on server {self.url} did not finish "
+                                 f"within {int(timeout)} s (task {task_id}); check the server's task list.",
+                                 task=task, schema=schema)
+            await asyncio.sleep(delay)
+            delay = min(poll_max, delay * 1.5)
+
+
+def failed_subtask(task: Mapping) -> str | None:
+    """The description of the first subtask in ERROR, depth first."""
+    for sub in task.get("subTasks") or []:
+        if str(sub.get("status")).upper() == "ERROR":
+            return failed_subtask(sub) or str(sub.get("description") or "")
+        found = failed_subtask(sub)
+        if found:
+            return found
+    return None
+
+
+def flatten_subtasks(task: Mapping, depth: int = 0) -> list[tuple[str, str]]:
+    """(status, description) of every subtask, depth first, indented by level."""
+    out: list[tuple[str, str]] = []
+    for sub in task.get("subTasks") or []:
+        out.append((str(sub.get("status") or ""), "  " * depth + str(sub.get("description") or "")))
+        out.extend(flatten_subtasks(sub, depth + 1))
+    return out

@@ -1,0 +1,73 @@
+"""Tables as pandas DataFrames, the EMX2 way: every cell a plain `str`, empty cells `""`.
+
+pandas 3 reads `dtype=str` into its own string dtype whose missing value is NaN; the engine
+wants plain Python strings in object columns, so every frame made here is converted.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from emx2tui.emx2 import csvfmt
+
+
+def normalise(df: pd.DataFrame) -> pd.DataFrame:
+    """Object columns holding `str` only; missing values become `""`."""
+    data = {}
+    for i, c in enumerate(df.columns):
+        values = df.iloc[:, i].tolist()
+        data[str(c)] = pd.Series(["" if _missing(v) else (v if isinstance(v, str) else str(v))
+                                  for v in values], dtype=object)
+    out = pd.DataFrame(data, columns=list(data))
+    return out
+
+
+def _missing(v: object) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def read_frame(text: str | bytes) -> pd.DataFrame:
+    """A CSV body (as EMX2 writes it) to a frame of strings, without NA coercion."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
+    if text.startswith(csvfmt.BOM):
+        text = text[1:]
+    if not text.strip():
+        return pd.DataFrame()
+    first = text.split("\n", 1)[0]
+    sep = csvfmt.sniff_separator(first)
+    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+                     sep=sep, skip_blank_lines=True)
+    return normalise(df)
+
+
+def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+def frame_from_rows(rows: Iterable[Mapping[str, str]], columns: Sequence[str] | None = None) -> pd.DataFrame:
+    rows = list(rows)
+    if columns is None:
+        seen: dict[str, None] = {}
+        for r in rows:
+            for k in r:
+                seen.setdefault(k, None)
+        columns = list(seen)
+    if not rows:
+        return empty_frame(columns)
+    return normalise(pd.DataFrame([{c: r.get(c, "") for c in columns} for r in rows], columns=list(columns)))
+
+
+def write_frame(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
+    """A frame as an EMX2 CSV body (`\\n` line ends, minimal quoting)."""
+    cols = list(columns) if columns is not None else list(df.columns)
+    records = df.reindex(columns=cols, fill_value="").to_dict("records") if len(df) else []
+    return csvfmt.write_csv(cols, records)

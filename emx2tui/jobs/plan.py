@@ -1,0 +1,280 @@
+"""The plan: per table, the rows to insert, update, leave unchanged and delete.
+
+Computed by key from two frames of strings (the filtered source rows, projected onto the
+upload columns, and the target's rows of the same resource). Updates record which columns
+changed, so the preview can show per-cell differences; `cleared` counts target values that a
+whole-row upsert would empty because the source does not carry the column.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from emx2tui.emx2 import csvfmt
+from emx2tui.emx2.frames import empty_frame, write_frame
+from emx2tui.emx2.zipfmt import build_zip
+
+INSERT, UPDATE, UNCHANGED = "insert", "update", "unchanged"
+
+Key = tuple[str, ...]
+
+
+@dataclass
+class TablePlan:
+    table: str
+    filter_text: str
+    rows: int = 0
+    inserts: int = 0
+    updates: int = 0
+    unchanged: int = 0
+    deletes: int = 0
+    frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    deleted_frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    key_columns: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # columns sent on upload
+    actions: list[str] = field(default_factory=list, repr=False)  # per row of `frame`
+    changes: dict[Key, dict[str, tuple[str, str]]] = field(default_factory=dict, repr=False)
+    cleared: dict[str, int] = field(default_factory=dict)  # column -> target values an upsert empties
+    dropped_columns: list[str] = field(default_factory=list)  # source columns the target lacks
+    blanked: dict[str, int] = field(default_factory=dict)  # reference -> rows emptied
+    target_digest: str = ""
+
+    @property
+    def writes(self) -> int:
+        return self.inserts + self.updates
+
+    def rows_with(self, action: str) -> pd.DataFrame:
+        if not len(self.frame):
+            return self.frame
+        mask = pd.Series([a == action for a in self.actions], index=self.frame.index)
+        return self.frame[mask].reset_index(drop=True)
+
+    def upsert_frame(self) -> pd.DataFrame:
+        """The rows an apply sends as upserts: inserts and updates (unchanged rows are left alone)."""
+        if not len(self.frame):
+            return self.frame
+        mask = pd.Series([a in (INSERT, UPDATE) for a in self.actions], index=self.frame.index)
+        return self.frame[mask].reset_index(drop=True)
+
+
+@dataclass
+class Plan:
+    strategy: str
+    flow: str
+    source_label: str
+    target_label: str
+    resource_id: str | None
+    sync: list[TablePlan] = field(default_factory=list)
+    delete: list[TablePlan] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    atomic: bool = True
+    source_schema: str | None = None
+    target_schema: str | None = None
+    order: list[str] = field(default_factory=list)  # target load order of every table involved
+
+    @property
+    def total_sync_rows(self) -> int:
+        return sum(t.rows for t in self.sync)
+
+    @property
+    def total_writes(self) -> int:
+        return sum(t.writes for t in self.sync)
+
+    @property
+    def total_delete_rows(self) -> int:
+        return sum(t.deletes for t in self.delete)
+
+    @property
+    def has_deletes(self) -> bool:
+        return self.total_delete_rows > 0
+
+    @property
+    def is_empty(self) -> bool:
+        return self.total_writes == 0 and not self.has_deletes
+
+    def table(self, name: str) -> TablePlan | None:
+        return next((t for t in self.sync if t.table == name), None)
+
+    def deleted(self, name: str) -> TablePlan | None:
+        return next((t for t in self.delete if t.table == name), None)
+
+    def import_tables(self) -> list[tuple[str, str]]:
+        """(table, CSV text) for the one zip import: upserts, then `mg_delete` rows, in load order."""
+        return import_tables(self)
+
+    def build_zip(self) -> bytes:
+        """Exactly what an apply uploads."""
+        return build_zip(import_tables(self))
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for t in self.sync:
+            out.setdefault(t.table, {})
+            out[t.table].update(inserted=t.inserts, updated=t.updates, unchanged=t.unchanged)
+        for t in self.delete:
+            out.setdefault(t.table, {}).update(deleted=t.deletes)
+        for v in out.values():
+            for k in ("inserted", "updated", "unchanged", "deleted"):
+                v.setdefault(k, 0)
+        return out
+
+
+# ----------------------------------------------------------------------------- diff
+def _norm(value: str, is_array: bool) -> object:
+    value = (value or "").strip()
+    if is_array:
+        return tuple(csvfmt.split_array(value))
+    return value
+
+
+def row_keys(df: pd.DataFrame, key_columns: list[str]) -> list[Key]:
+    if not len(df):
+        return []
+    missing = [k for k in key_columns if k not in df.columns]
+    if missing:
+        raise ValueError(f"key columns {missing} are missing")
+    return [tuple(str(v).strip() for v in row) for row in df[key_columns].itertuples(index=False, name=None)]
+
+
+def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str],
+               columns: list[str], array_columns: Iterable[str] = ()) -> tuple[
+                   list[str], dict[Key, dict[str, tuple[str, str]]], pd.DataFrame]:
+    """Compare by key: (action per source row, changed cells per updated key, target rows to delete).
+
+    Only `columns` are compared (the columns the upload carries); a column the target frame lacks
+    counts as empty there.
+    """
+    arrays = set(array_columns)
+    cols = [c for c in columns if c in source.columns]
+    t_index: dict[Key, dict[str, str]] = {}
+    if len(target):
+        for key, rec in zip(row_keys(target, key_columns), target.to_dict("records")):
+            t_index[key] = rec
+    actions: list[str] = []
+    changes: dict[Key, dict[str, tuple[str, str]]] = {}
+    seen: set[Key] = set()
+    if len(source):
+        for key, rec in zip(row_keys(source, key_columns), source.to_dict("records")):
+            seen.add(key)
+            old = t_index.get(key)
+            if old is None:
+                actions.append(INSERT)
+                continue
+            diff = {}
+            for c in cols:
+                new_v, old_v = rec.get(c, "") or "", old.get(c, "") or ""
+                if _norm(new_v, c in arrays) != _norm(old_v, c in arrays):
+                    diff[c] = (old_v, new_v)
+            if diff:
+                actions.append(UPDATE)
+                changes[key] = diff
+            else:
+                actions.append(UNCHANGED)
+    if len(target):
+        tkeys = row_keys(target, key_columns)
+        mask = [k not in seen for k in tkeys]
+        gone = target[pd.Series(mask, index=target.index)].reset_index(drop=True)
+    else:
+        gone = empty_frame(list(target.columns) or list(key_columns))
+    return actions, changes, gone
+
+
+def cleared_columns(target: pd.DataFrame, keys: set[Key], key_columns: list[str],
+                    upload_cols: list[str], target_upload_cols: list[str]) -> dict[str, int]:
+    """Target columns outside the upload that hold values on rows an upsert rewrites."""
+    out: dict[str, int] = {}
+    if not len(target) or not keys:
+        return out
+    extra = [c for c in target_upload_cols if c not in upload_cols and c in target.columns]
+    if not extra:
+        return out
+    mask = pd.Series([k in keys for k in row_keys(target, key_columns)], index=target.index)
+    rows = target[mask]
+    for c in extra:
+        n = int((rows[c].str.strip() != "").sum())
+        if n:
+            out[c] = n
+    return out
+
+
+def digest(df: pd.DataFrame, key_columns: list[str]) -> str:
+    """A fingerprint of a frame's content, independent of row and column order."""
+    if not len(df):
+        return hashlib.sha256(b"empty").hexdigest()
+    cols = sorted(c for c in df.columns if not c.startswith("mg_"))
+    keys = [k for k in key_columns if k in df.columns] or cols
+    ordered = df.sort_values(keys, kind="stable")[cols]
+    return hashlib.sha256(write_frame(ordered, cols).encode("utf-8")).hexdigest()
+
+
+def build_table_plan(table: str, filter_text: str, source: pd.DataFrame, target: pd.DataFrame,
+                     key_columns: list[str], columns: list[str], *, array_columns: Iterable[str] = (),
+                     target_columns: list[str] | None = None, with_deletes: bool = False,
+                     target_digest: str = "") -> tuple[TablePlan, TablePlan | None]:
+    """The sync plan of one table and, when `with_deletes`, its delete plan."""
+    actions, changes, gone = diff_table(source, target, key_columns, columns, array_columns)
+    rewritten = {k for k, a in zip(row_keys(source, key_columns), actions) if a == UPDATE}
+    plan = TablePlan(
+        table=table, filter_text=filter_text, rows=len(source),
+        inserts=actions.count(INSERT), updates=actions.count(UPDATE),
+        unchanged=actions.count(UNCHANGED), frame=source, actions=actions, changes=changes,
+        key_columns=list(key_columns), columns=[c for c in columns if c in source.columns],
+        cleared=cleared_columns(target, rewritten, key_columns, list(source.columns),
+                                target_columns or []),
+        target_digest=target_digest,
+    )
+    dplan = None
+    if with_deletes:
+        dplan = TablePlan(table=table, filter_text=filter_text, rows=len(target), deletes=len(gone),
+                          deleted_frame=gone, key_columns=list(key_columns),
+                          frame=empty_frame(list(source.columns)), target_digest=target_digest)
+    return plan, dplan
+
+
+def delete_only_plan(table: str, filter_text: str, target: pd.DataFrame, key_columns: list[str],
+                     kept_keys: set[Key], target_digest: str = "") -> TablePlan:
+    """Deletes for a table that is not synced: the target rows whose key is not kept."""
+    if len(target):
+        mask = pd.Series([k not in kept_keys for k in row_keys(target, key_columns)], index=target.index)
+        gone = target[mask].reset_index(drop=True)
+    else:
+        gone = empty_frame(list(key_columns))
+    return TablePlan(table=table, filter_text=filter_text, rows=len(target), deletes=len(gone),
+                     deleted_frame=gone, key_columns=list(key_columns), target_digest=target_digest)
+
+
+# ----------------------------------------------------------------------------- zip
+def import_tables(plan: Plan) -> list[tuple[str, str]]:
+    names = list(plan.order) or [t.table for t in plan.sync]
+    for t in plan.sync + plan.delete:
+        if t.table not in names:
+            names.append(t.table)
+    out = []
+    for name in names:
+        sp, dp = plan.table(name), plan.deleted(name)
+        upserts = sp.upsert_frame() if sp is not None else empty_frame([])
+        deletes = dp.deleted_frame if dp is not None and dp.deletes else empty_frame([])
+        if not len(upserts) and not len(deletes):
+            continue
+        columns = list(sp.columns) if sp is not None and sp.columns else []
+        keys = (dp.key_columns if dp is not None else sp.key_columns) if (dp or sp) else []
+        for k in keys:
+            if k not in columns:
+                columns.insert(0, k)
+        records: list[dict[str, str]] = []
+        if len(upserts):
+            records += upserts.reindex(columns=columns, fill_value="").to_dict("records")
+        if len(deletes):
+            header = columns + ["mg_delete"]
+            for rec in deletes.to_dict("records"):
+                row = {k: rec.get(k, "") for k in keys}
+                row["mg_delete"] = "true"
+                records.append(row)
+        else:
+            header = columns
+        out.append((name, csvfmt.write_csv(header, records)))
+    return out

@@ -1,0 +1,123 @@
+"""Row transforms on DataFrames: filters (server JSON and local), class selection, projection.
+
+Pure functions: frames in, frames out. Every cell is a `str`; `""` is empty.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from emx2tui.emx2.errors import ModelError
+from emx2tui.emx2.frames import empty_frame
+from emx2tui.emx2.model import SchemaModel
+from emx2tui.jobs.strategy import TableSpec
+
+
+def filter_csv_column(model: SchemaModel, table: str, column: str) -> str:
+    """The CSV column that holds the value a filter column is compared with."""
+    col = model.column(table, column)
+    if not col.is_reference:
+        return col.name
+    parts = model.column_parts(col.table, col)
+    if len(parts) != 1:
+        raise ModelError(f"Filter column '{table}.{column}' of schema '{model.name}' is a reference "
+                         f"with a composite key ({', '.join(p.name for p in parts)}); a job can only "
+                         f"filter on a single-key reference", schema=model.name, table=table)
+    return parts[0].name
+
+
+def server_filter(model: SchemaModel, table: str, column: str | None, value: str | None) -> dict | None:
+    """The GraphQL/CSV filter JSON for `column = value`, with column ids and nested ref filters.
+
+    `{"id": {"equals": "X"}}` for a plain column, `{"resource": {"id": {"equals": "X"}}}` for a
+    reference to a table keyed on `id`.
+    """
+    if not column or value is None:
+        return None
+    col = model.column(table, column)
+    if not col.is_reference:
+        return {col.id: {"equals": value}}
+    target = model._target_model(col)
+    key = target.primary_key(col.ref_table) if col.ref_table in target.tables else []
+    if len(key) != 1 or key[0].is_reference:
+        parts = model.column_parts(col.table, col)
+        if len(parts) == 1:
+            return {col.id: {"equals": [{parts[0].target: value}]}}
+        raise ModelError(f"Cannot filter '{table}.{column}' of schema '{model.name}' on one value",
+                         schema=model.name, table=table)
+    return {col.id: {key[0].id: {"equals": value}}}
+
+
+def own_class_rows(df: pd.DataFrame, table: str) -> pd.DataFrame:
+    """Rows whose `mg_tableclass` is the table itself (a parent table also lists its subclasses)."""
+    if "mg_tableclass" not in df.columns or not len(df):
+        return df
+    cls = df["mg_tableclass"].map(lambda v: v.rsplit(".", 1)[-1] if v else table)
+    return df[cls == table].reset_index(drop=True)
+
+
+def local_filter(df: pd.DataFrame, model: SchemaModel, spec: TableSpec, value: str | None) -> pd.DataFrame:
+    """The rows of a downloaded frame that the table spec selects (same rule as the server filter)."""
+    out = df
+    if spec.own_class_only:
+        out = own_class_rows(out, spec.table)
+    if spec.filter and value is not None and len(out):
+        col = filter_csv_column(model, spec.table, spec.filter)
+        if col not in out.columns:
+            raise ModelError(f"Table '{spec.table}' of schema '{model.name}' has no column '{col}' "
+                             f"to filter on", schema=model.name, table=spec.table)
+        out = out[out[col] == value]
+    return out.reset_index(drop=True)
+
+
+def upload_columns(model: SchemaModel, table: str) -> list[str]:
+    """The CSV columns of a table that carry data on upload (no refbacks, files or computed values)."""
+    owner = model.csv_column_owner(table)
+    cols = []
+    for c in model.csv_columns(table):
+        o = owner.get(c)
+        if o is not None and (o.is_file or o.computed):
+            continue
+        cols.append(c)
+    for k in model.key_columns(table):
+        if k not in cols:
+            cols.insert(0, k)
+    return cols
+
+
+def project(df: pd.DataFrame, target_columns: list[str]) -> tuple[pd.DataFrame, list[str], list[str]]:
+    """Rows reduced to the target columns the source has, in target order.
+
+    Returns (frame, source columns dropped, target columns the source does not have).
+    """
+    keep = [c for c in target_columns if c in df.columns]
+    dropped = [c for c in df.columns if c not in target_columns and not c.startswith("mg_")]
+    missing = [c for c in target_columns if c not in df.columns]
+    if not len(df):
+        return empty_frame(keep), dropped, missing
+    return df[keep].reset_index(drop=True).copy(), dropped, missing
+
+
+def blank_outside(df: pd.DataFrame, model: SchemaModel, table: str, column: str, filter_column: str,
+                  value: str) -> tuple[pd.DataFrame, int]:
+    """Empty a reference wherever it points at another resource than `value`.
+
+    The part of the reference that names the resource is the one whose target is the filter
+    column (e.g. `useExternalDefinition.resource`). Returns the frame and the number of rows changed.
+    """
+    col = model.column(table, column)
+    parts = model.column_parts(col.table, col)
+    own = [p.name for p in parts if not p.shared and p.name in df.columns]
+    res = next((p.name for p in parts if p.target == filter_column), None)
+    if not own or not len(df):
+        return df, 0
+    if res is None or res not in df.columns:
+        # the resource part is shared with the row's own resource: the reference stays inside
+        return df, 0
+    mask = (df[res] != "") & (df[res] != value)
+    changed = int(mask.sum())
+    if changed:
+        df = df.copy()
+        for name in own:
+            df.loc[mask, name] = ""
+    return df, changed

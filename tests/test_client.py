@@ -1,0 +1,178 @@
+"""The EMX2 client against a scripted transport: auth, errors, CSV, ZIP and task polling."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from emx2tui.emx2.client import Connection, Emx2Client
+from emx2tui.emx2.errors import AuthError, ConnectionFailed, SchemaNotFound, ServerError, TaskFailed
+
+SECRET = "s3cret-pass-word"
+TOKEN = "tok-abcdef-123456"
+
+
+def gql(request: httpx.Request) -> tuple[str, dict]:
+    body = json.loads(request.content)
+    return body["query"], body.get("variables") or {}
+
+
+def make(handler, **conn) -> Emx2Client:
+    c = Connection("http://emx2.test/", **conn)
+    return Emx2Client(c, transport=httpx.MockTransport(handler), backoff=0.0)
+
+
+def test_connection_repr_and_label_hide_secrets():
+    c = Connection("http://h:8080/", token=TOKEN, username="admin", password=SECRET)
+    assert SECRET not in repr(c) and TOKEN not in repr(c)
+    assert c.label == "admin@http://h:8080"
+    assert Connection("h.org").url == "https://h.org"
+
+
+async def test_password_signin_keeps_cookie_and_failed_signin_is_auth_error():
+    seen = []
+
+    def handler(request):
+        seen.append(request)
+        q, v = gql(request)
+        if "signin" in q:
+            ok = v["password"] == SECRET
+            headers = {"set-cookie": "JSESSIONID=abc; Path=/"} if ok else {}
+            return httpx.Response(200, json={"data": {"signin": {
+                "status": "SUCCESS" if ok else "FAILED",
+                "message": "ok" if ok else "Sign in as 'admin' failed: user or password unknown"}}},
+                headers=headers)
+        if "_schemas" in q:
+            return httpx.Response(200, json={"data": {"_schemas": [{"name": "_SYSTEM_"}, {"name": "catalogue"}]}})
+        return httpx.Response(200, json={"data": {"signout": {"status": "SUCCESS"}}})
+
+    async with make(handler, username="admin", password=SECRET) as c:
+        assert await c.list_schemas() == ["catalogue"]
+    assert "JSESSIONID=abc" in seen[1].headers.get("cookie", "")
+    with pytest.raises(AuthError) as err:
+        async with make(handler, username="admin", password="wrong-one"):
+            pass
+    assert "admin" in str(err.value) and "wrong-one" not in str(err.value)
+
+
+async def test_token_header_and_refused_token():
+    def handler(request):
+        assert request.headers["x-molgenis-token"] == TOKEN
+        return httpx.Response(400, json={"errors": [{"message": "Invalid token or token expired"}]})
+
+    async with make(handler, token=TOKEN) as c:
+        with pytest.raises(AuthError) as err:
+            await c.session()
+    assert TOKEN not in str(err.value) and "emx2.test" in str(err.value)
+
+
+async def test_unknown_schema_and_server_down_and_not_emx2():
+    def handler(request):
+        if request.url.path.startswith("/nope"):
+            return httpx.Response(404, json={"errors": [{"message": "Schema 'nope' unknown. Might you need to sign in or ask permission?"}]})
+        return httpx.Response(200, text="<html>hello</html>", headers={"content-type": "text/html"})
+
+    async with make(handler) as c:
+        with pytest.raises(SchemaNotFound) as err:
+            await c.schema_model("nope")
+        assert "'nope'" in str(err.value) and "emx2.test" in str(err.value)
+        with pytest.raises(ConnectionFailed) as err:
+            await c.list_schemas()
+        assert "EMX2" in str(err.value)
+
+    def down(request):
+        raise httpx.ConnectError("connection refused")
+
+    calls = []
+
+    def counting(request):
+        calls.append(1)
+        return down(request)
+
+    async with make(counting) as c:
+        with pytest.raises(ConnectionFailed) as err:
+            await c.list_schemas()
+    assert "cannot be reached" in str(err.value)
+    assert len(calls) == 3  # queries are retried
+
+
+async def test_mutations_are_not_retried():
+    calls = []
+
+    def handler(request):
+        calls.append(1)
+        return httpx.Response(503, text="busy")
+
+    async with make(handler) as c:
+        with pytest.raises(ServerError):
+            await c.query("s", "mutation{truncate(tables:[\"T\"]){message}}")
+    assert len(calls) == 1
+
+
+async def test_download_table_sends_filter_and_returns_strings():
+    def handler(request):
+        assert request.url.path == "/my%20schema/api/csv/Collection%20events" or \
+            request.url.raw_path.startswith(b"/my%20schema/api/csv/Collection%20events")
+        flt = json.loads(request.url.params["filter"])
+        assert flt == {"resource": {"id": {"equals": "X"}}}
+        return httpx.Response(200, text="resource,name,count\nX,a,\nX,b,3\n",
+                              headers={"content-type": "text/csv"})
+
+    async with make(handler) as c:
+        df = await c.download_table("my schema", "Collection events", {"resource": {"id": {"equals": "X"}}})
+    assert df.to_dict("records") == [{"resource": "X", "name": "a", "count": ""},
+                                     {"resource": "X", "name": "b", "count": "3"}]
+    assert all(dt == object for dt in df.dtypes)
+
+
+async def test_upload_zip_polls_task_and_reports_failure():
+    polls = {"n": 0}
+
+    def handler(request):
+        if request.url.path == "/s/api/zip":
+            assert request.url.params["async"] == "true"
+            assert b'filename="upload.zip"' in request.content
+            return httpx.Response(200, json={"id": "t1", "url": "/s/api/tasks/t1"})
+        q, _ = gql(request)
+        assert '_tasks(id:"t1")' in q
+        polls["n"] += 1
+        if polls["n"] < 3:
+            return httpx.Response(200, json={"data": {"_tasks": [{"id": "t1", "status": "RUNNING",
+                                                                  "description": "Importing"}]}})
+        return httpx.Response(200, json={"data": {"_tasks": [{
+            "id": "t1", "status": "ERROR",
+            "description": "Import failed: Key (x)=(y) is not present in table \"T\"",
+            "subTasks": [{"id": "a", "status": "ERROR", "description": "Import table (T) failed"}]}]}})
+
+    seen = []
+    async with make(handler) as c:
+        with pytest.raises(TaskFailed) as err:
+            await c.upload_zip("s", b"PK..", on_task=seen.append, poll_min=0.0, poll_max=0.0)
+    assert "is not present in table" in str(err.value) and "'s'" in str(err.value)
+    assert [t["status"] for t in seen] == ["RUNNING", "RUNNING", "ERROR"]
+
+
+async def test_schema_model_fetches_referenced_schemas():
+    def col(name, ctype="STRING", key=None, **kw):
+        return {"name": name, "id": name, "columnType": ctype, "key": key, **kw}
+
+    schemas = {
+        "main": {"name": "main", "tables": [
+            {"name": "Pet", "tableType": "DATA", "columns": [
+                {"name": "mg_top_of_form", "id": "mg_top_of_form", "columnType": "SECTION"},
+                col("name", key=1), col("kind", "ONTOLOGY", refSchemaName="Onto", refTableName="Kinds"),
+                col("mg_draft", "BOOL")]}]},
+        "Onto": {"name": "Onto", "tables": [{"name": "Kinds", "tableType": "ONTOLOGIES", "columns": [
+            col("name", key=1)]}]},
+    }
+
+    def handler(request):
+        schema = request.url.path.split("/")[1]
+        return httpx.Response(200, json={"data": {"_schema": schemas[schema]}})
+
+    async with make(handler) as c:
+        m = await c.schema_model("main")
+        assert m.csv_columns("Pet") == ["name", "kind"]
+        assert (await c.schema_model("main")) is m

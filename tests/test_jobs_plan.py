@@ -1,0 +1,142 @@
+"""Plan diff, projection, filters and zip building on small frames and on the real models."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pandas as pd
+import pytest
+
+from emx2tui.emx2 import csvfmt
+from emx2tui.emx2.frames import frame_from_rows, read_frame
+from emx2tui.emx2.model import SchemaModel
+from emx2tui.emx2.zipfmt import build_zip, make_reimportable, read_zip, table_entries
+from emx2tui.jobs import transform
+from emx2tui.jobs.plan import (INSERT, UNCHANGED, UPDATE, Plan, build_table_plan, delete_only_plan,
+                               diff_table, digest)
+from emx2tui.jobs.strategy import TableSpec
+
+
+def f(rows, columns=None):
+    return frame_from_rows(rows, columns)
+
+
+def test_read_frame_is_plain_strings():
+    df = read_frame("a,b,c\n1,,x\n,2,\"p,q\"\n")
+    assert all(dt == object for dt in df.dtypes)
+    assert df.iloc[0].tolist() == ["1", "", "x"]
+    assert df.iloc[1].tolist() == ["", "2", "p,q"]
+    assert all(isinstance(v, str) for v in df.to_numpy().ravel())
+    empty = read_frame("a,b\n")
+    assert list(empty.columns) == ["a", "b"] and len(empty) == 0
+
+
+def test_diff_by_key_inserts_updates_unchanged_deletes():
+    src = f([{"k": "1", "v": "a", "arr": "x,y"}, {"k": "2", "v": "b", "arr": ""},
+             {"k": "3", "v": "c", "arr": ""}])
+    tgt = f([{"k": "1", "v": "a", "arr": "x, y", "extra": "keep"}, {"k": "2", "v": "B", "arr": "",
+             "extra": "gone"}, {"k": "4", "v": "d", "arr": "", "extra": ""}])
+    actions, changes, gone = diff_table(src, tgt, ["k"], ["k", "v", "arr"], array_columns=["arr"])
+    assert actions == [UNCHANGED, UPDATE, INSERT]
+    assert changes == {("2",): {"v": ("B", "b")}}
+    assert gone["k"].tolist() == ["4"]
+
+
+def test_table_plan_counts_and_cleared_columns():
+    src = f([{"k": "1", "v": "a"}, {"k": "2", "v": "b"}, {"k": "3", "v": "c"}])
+    tgt = f([{"k": "1", "v": "a", "extra": "x"}, {"k": "2", "v": "B", "extra": "y"},
+             {"k": "9", "v": "z", "extra": ""}])
+    sp, dp = build_table_plan("T", "k = X", src, tgt, ["k"], ["k", "v", "extra"],
+                              target_columns=["k", "v", "extra"], with_deletes=True)
+    assert (sp.rows, sp.inserts, sp.updates, sp.unchanged) == (3, 1, 1, 1)
+    assert sp.columns == ["k", "v"]
+    assert sp.cleared == {"extra": 1}  # only the updated row is rewritten
+    assert sp.upsert_frame()["k"].tolist() == ["2", "3"]
+    assert dp.deletes == 1 and dp.deleted_frame["k"].tolist() == ["9"]
+
+
+def test_digest_ignores_row_order():
+    a = f([{"k": "1", "v": "a"}, {"k": "2", "v": "b"}])
+    b = f([{"k": "2", "v": "b"}, {"k": "1", "v": "a"}])
+    assert digest(a, ["k"]) == digest(b, ["k"])
+    assert digest(a, ["k"]) != digest(f([{"k": "1", "v": "a"}]), ["k"])
+
+
+def test_import_zip_holds_upserts_and_mg_delete_rows_in_order():
+    sp, dp = build_table_plan("Child", "", f([{"p": "1", "n": "a", "v": "new"}]),
+                              f([{"p": "1", "n": "b", "v": ""}]), ["p", "n"], ["p", "n", "v"],
+                              with_deletes=True)
+    parent, _ = build_table_plan("Parent", "", f([{"id": "1", "x": "y"}]), f([], ["id", "x"]),
+                                 ["id"], ["id", "x"])
+    gone = delete_only_plan("Other", "", f([{"id": "7"}, {"id": "8"}]), ["id"], {("8",)})
+    plan = Plan("S", "B", "s", "t", "1", sync=[sp, parent], delete=[dp, gone],
+                order=["Parent", "Child", "Other"])
+    entries = plan.import_tables()
+    assert [name for name, _ in entries] == ["Parent", "Child", "Other"]
+    data = plan.build_zip()
+    names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+    assert "molgenis.csv" not in names
+    tables = table_entries(data)
+    header, rows = csvfmt.read_csv(tables["Child"])
+    assert header == ["p", "n", "v", "mg_delete"]
+    assert rows == [{"p": "1", "n": "a", "v": "new", "mg_delete": ""},
+                    {"p": "1", "n": "b", "v": "", "mg_delete": "true"}]
+    assert csvfmt.read_csv(tables["Other"])[1] == [{"id": "7", "mg_delete": "true"}]
+    assert csvfmt.read_csv(tables["Parent"])[0] == ["id", "x"]
+    assert plan.total_delete_rows == 2 and plan.has_deletes and plan.total_sync_rows == 2
+
+
+def test_build_zip_refuses_clashing_names():
+    with pytest.raises(ValueError):
+        build_zip([("Collection events", "a\n"), ("collectionevents", "a\n")])
+
+
+def test_make_reimportable_strips_schema_from_tableclass():
+    data = build_zip([("Agents", "resource,id,mg_tableclass\nX,a,catalogue.Agents\n")],
+                     metadata="tableName\nAgents\n")
+    out = read_zip(make_reimportable(data))
+    assert out["Agents.csv"] == "resource,id,mg_tableclass\nX,a,Agents\n"
+    assert out["molgenis.csv"] == "tableName\nAgents\n"
+
+
+@pytest.fixture(scope="module")
+def catalogue(models_dir):
+    loaded: dict[str, SchemaModel] = {}
+    for folder, schema in [("catalogue-ontologies", "CatalogueOntologies"), ("catalogue", "catalogue"),
+                           ("cohort-staging", "testCohort")]:
+        loaded[schema] = SchemaModel.from_molgenis_csv(
+            (models_dir / folder / "molgenis.csv").read_text(encoding="utf-8"), schema, loaded.get)
+    return loaded
+
+
+def test_server_filters_use_ids_and_nested_refs(catalogue):
+    cat = catalogue["catalogue"]
+    assert transform.server_filter(cat, "Collections", "id", "X") == {"id": {"equals": "X"}}
+    assert transform.server_filter(cat, "Variables", "resource", "X") == {"resource": {"id": {"equals": "X"}}}
+    assert transform.server_filter(cat, "Table mappings", "source", "X") == {"source": {"id": {"equals": "X"}}}
+    assert transform.server_filter(cat, "Collection events", "resource", "X") == \
+        {"resource": {"id": {"equals": "X"}}}
+
+
+def test_filter_project_and_blank_on_real_catalogue_rows(catalogue, models_dir):
+    cat, stg = catalogue["catalogue"], catalogue["testCohort"]
+    df = read_frame((models_dir / "catalogue" / "Variables.csv").read_text(encoding="utf-8"))
+    spec = TableSpec("Variables", "resource", blank_outside=("useExternalDefinition",))
+    rows = transform.local_filter(df, cat, spec, "testCohort1")
+    assert len(rows) and set(rows["resource"]) == {"testCohort1"}
+    cols = transform.upload_columns(stg, "Variables")
+    projected, dropped, _ = transform.project(rows, cols)
+    assert list(projected.columns) == [c for c in cols if c in rows.columns]
+    assert all(c not in cols for c in dropped)
+    blanked, n = transform.blank_outside(projected, stg, "Variables", "useExternalDefinition",
+                                         "resource", "testCohort1")
+    parts = [c for c in blanked.columns if c.startswith("useExternalDefinition")]
+    if parts:
+        res = "useExternalDefinition.resource"
+        assert ((blanked[res] == "") | (blanked[res] == "testCohort1")).all()
+
+
+def test_own_class_rows():
+    df = f([{"id": "a", "mg_tableclass": "cat.Agents"}, {"id": "b", "mg_tableclass": "cat.Organisations"}])
+    assert transform.own_class_rows(df, "Agents")["id"].tolist() == ["a"]
