@@ -1,0 +1,1 @@
+"""Screens of the emx2tui app."""

@@ -1,0 +1,331 @@
+"""Preview: plan the job, then show every table and row it will sync and delete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.worker import Worker, get_current_worker
+
+from emx2tui.jobs.events import STEP_TITLES, Event, StepFinished, StepLog, StepProgress, StepStarted
+from emx2tui.ui.messages import JobEvent
+from emx2tui.ui.text import FLOW_NAMES, attr, count, plural
+from emx2tui.ui.workers import ReportsWorkerErrors
+
+if TYPE_CHECKING:
+    from emx2tui.ui.app import Emx2App
+
+ROW_LIMIT = 2000
+CELL_WIDTH = 40
+
+
+def frame_rows(frame: Any, limit: int = ROW_LIMIT) -> tuple[list[str], list[tuple[str, ...]], int]:
+    """Columns, the first `limit` rows as strings, and the total row count of a DataFrame."""
+    if frame is None:
+        return [], [], 0
+    total = len(frame)
+    head = frame.head(limit)
+    columns = [str(c) for c in head.columns]
+    rows = []
+    for values in head.itertuples(index=False, name=None):
+        cells = []
+        for v in values:
+            s = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+            s = s.replace("\n", " ")
+            cells.append(s if len(s) <= CELL_WIDTH else s[: CELL_WIDTH - 1] + "…")
+        rows.append(tuple(cells))
+    return columns, rows, total
+
+
+class PreviewScreen(ReportsWorkerErrors, Screen[None]):
+    app: "Emx2App"
+
+    class Planned(Message):
+        """Posted after the plan's own events, so it is handled after all of them."""
+
+        def __init__(self, plan: Any) -> None:
+            super().__init__()
+            self.plan = plan
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="preview-back", tooltip="Back to the schemas"),
+        Binding("r", "run", "Run…", id="run",
+                tooltip="Run the job (asks first when rows will be deleted)"),
+        Binding("s", "focus_sync", "Sync tables", id="show-sync",
+                tooltip="Show the tables to sync and their rows"),
+        Binding("d", "focus_delete", "Delete tables", id="show-delete",
+                tooltip="Show the tables with rows to delete and those rows"),
+        Binding("w", "focus_rows", "Rows", id="focus-rows", show=False,
+                tooltip="Move into the rows of the highlighted table"),
+    ]
+
+    def __init__(self, job: Any, strategy: Any, *, source: str, target: str,
+                 resource_id: str | None = None) -> None:
+        super().__init__(id="preview")
+        self.job = job
+        self.strategy = strategy
+        self.source = source
+        self.target = target
+        self.resource_id = resource_id
+        self.plan: Any | None = None
+        self.error: str | None = None
+        self.events: list[Event] = []
+        self.shown: tuple[str, str] | None = None  # (kind, table) in the rows view
+
+    # ------------------------------------------------------------------ layout
+    def compose(self) -> ComposeResult:
+        yield Header()
+        flow = attr(self.strategy, "flow", "?")
+        yield Static(
+            f"[b]{attr(self.strategy, 'title') or self.strategy.name}[/b]  ·  "
+            f"{FLOW_NAMES.get(flow, 'Flow ' + str(flow))}  ·  "
+            f"[b]{self.source}[/b] → [b]{self.target}[/b]",
+            id="preview-title", markup=True)
+        with Horizontal(id="plan-progress"):
+            yield ProgressBar(total=None, show_eta=False, id="plan-bar")
+            yield Label("Planning…", id="plan-status")
+        yield Static("", id="plan-warnings")
+        with Horizontal(id="plan-body"):
+            with Vertical(id="plan-tables"):
+                sync: DataTable[Any] = DataTable(id="sync-tables", cursor_type="row",
+                                                 zebra_stripes=True)
+                sync.border_title = "Tables to sync"
+                yield sync
+                delete: DataTable[Any] = DataTable(id="delete-tables", cursor_type="row",
+                                                   zebra_stripes=True)
+                delete.border_title = "Tables to delete"
+                yield delete
+            rows: DataTable[Any] = DataTable(id="plan-rows", cursor_type="row",
+                                             zebra_stripes=True)
+            rows.border_title = "Rows"
+            yield rows
+        yield Footer()
+
+    def on_mount(self) -> None:
+        sync = self.query_one("#sync-tables", DataTable)
+        sync.add_columns("Table", "Filter", "Rows", "Ins", "Upd", "Same")
+        delete = self.query_one("#delete-tables", DataTable)
+        delete.add_columns("Table", "Filter", "Delete")
+        self.query_one("#plan-warnings", Static).display = False
+        self.query_one("#plan-body").loading = True
+        self.make_plan()
+
+    # --------------------------------------------------------------- planning
+    def _emit(self, event: Event) -> None:
+        self.post_message(JobEvent(event))
+
+    @work(exclusive=True, exit_on_error=False, group="plan", name="plan",
+          description="Plan the job")
+    async def make_plan(self) -> Any:
+        try:
+            plan = await self.job.plan(self._emit)
+        finally:
+            self.query_one("#plan-body").loading = False
+        self.post_message(self.Planned(plan))
+        return plan
+
+    @on(Planned)
+    def _planned(self, message: Planned) -> None:
+        self.show_plan(message.plan)
+
+    @on(JobEvent)
+    def _job_event(self, message: JobEvent) -> None:
+        event = message.event
+        self.events.append(event)
+        if self.plan is not None:
+            return
+        status = self.query_one("#plan-status", Label)
+        bar = self.query_one("#plan-bar", ProgressBar)
+        if isinstance(event, StepStarted):
+            bar.update(total=event.total, progress=0)
+            status.update(f"{STEP_TITLES.get(event.step, event.step)}…")
+        elif isinstance(event, StepProgress):
+            bar.update(total=event.total, progress=event.done)
+            where = f" · {event.table}" if event.table else ""
+            status.update(f"{STEP_TITLES.get(event.step, event.step)}: "
+                          f"{count(event.done)} {event.unit}{where}")
+        elif isinstance(event, StepLog):
+            status.update(event.message)
+        elif isinstance(event, StepFinished) and event.summary:
+            status.update(event.summary)
+
+    def show_failure(self, worker: Worker, reason: str) -> None:
+        """Called by the app's single worker-error handler."""
+        if worker.group != "plan":
+            return
+        self.error = reason
+        bar = self.query_one("#plan-bar", ProgressBar)
+        bar.update(total=1, progress=0)
+        status = self.query_one("#plan-status", Label)
+        status.update(f"✖ Planning failed: {reason}")
+        status.add_class("-error")
+
+    def show_plan(self, plan: Any) -> None:
+        if plan is None or plan is self.plan:
+            return
+        self.plan = plan
+        bar = self.query_one("#plan-bar", ProgressBar)
+        bar.update(total=1, progress=1)
+        n_sync, n_del = len(plan.sync), len(plan.delete)
+        status = self.query_one("#plan-status", Label)
+        status.update(
+            f"✔ {plural(plan.total_sync_rows, 'row')} in {plural(n_sync, 'table')} to sync · "
+            f"{plural(plan.total_delete_rows, 'row')} in {plural(n_del, 'table')} to delete"
+            + ("" if attr(plan, "atomic", True) else " · not atomic"))
+        rid = attr(plan, "resource_id")
+        if rid:
+            self.resource_id = rid
+            self.sub_title = f"{self.source} → {self.target} · {rid}"
+        warnings = list(attr(plan, "warnings") or [])
+        if not attr(plan, "atomic", True):
+            warnings.append("This run is not one transaction: a failure part way leaves the "
+                            "target half updated (the backup can restore it).")
+        box = self.query_one("#plan-warnings", Static)
+        if warnings:
+            box.update("\n".join(f"! {w}" for w in warnings))
+            box.display = True
+        sync = self.query_one("#sync-tables", DataTable)
+        sync.clear()
+        for t in plan.sync:
+            sync.add_row(t.table, attr(t, "filter_text") or "", count(attr(t, "rows")),
+                         count(attr(t, "inserts")), count(attr(t, "updates")),
+                         count(attr(t, "unchanged")), key=t.table)
+        sync.border_subtitle = f"{plural(n_sync, 'table')} · {plural(plan.total_sync_rows, 'row')}"
+        delete = self.query_one("#delete-tables", DataTable)
+        delete.clear()
+        for t in plan.delete:
+            delete.add_row(t.table, attr(t, "filter_text") or "", count(_deletes(t)), key=t.table)
+        delete.border_subtitle = (f"{plural(n_del, 'table')} · "
+                                  f"{plural(plan.total_delete_rows, 'row')}")
+        delete.display = bool(plan.delete) or attr(self.strategy, "flow") == "B"
+        if plan.sync:
+            sync.focus()
+            self.show_rows("sync", plan.sync[0].table)
+        elif plan.delete:
+            delete.focus()
+            self.show_rows("delete", plan.delete[0].table)
+        else:
+            self.query_one("#plan-rows", DataTable).border_title = "Nothing to sync"
+
+    # -------------------------------------------------------------- rows view
+    def _table_plan(self, kind: str, table: str) -> Any | None:
+        if self.plan is None:
+            return None
+        for t in (self.plan.sync if kind == "sync" else self.plan.delete):
+            if t.table == table:
+                return t
+        return None
+
+    def show_rows(self, kind: str, table: str) -> None:
+        if self.shown == (kind, table):
+            return
+        self.shown = (kind, table)
+        plan = self._table_plan(kind, table)
+        rows = self.query_one("#plan-rows", DataTable)
+        rows.border_title = f"{'Rows to sync' if kind == 'sync' else 'Rows to delete'} · {table}"
+        rows.border_subtitle = ""
+        rows.loading = True
+        self.load_rows(kind, table, attr(plan, "frame"))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rows", name="rows",
+          description="Turn a table's rows into text")
+    def load_rows(self, kind: str, table: str, frame: Any) -> None:
+        columns, rows, total = frame_rows(frame)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._fill_rows, kind, table, columns, rows, total)
+
+    def _fill_rows(self, kind: str, table: str, columns: list[str], rows: list[tuple[str, ...]],
+                   total: int) -> None:
+        if self.shown != (kind, table):
+            return
+        view = self.query_one("#plan-rows", DataTable)
+        view.clear(columns=True)
+        view.add_columns(*columns)
+        view.add_rows(rows)
+        view.loading = False
+        shown = f"first {count(len(rows))} of " if len(rows) < total else ""
+        view.border_subtitle = f"{shown}{plural(total, 'row')}"
+
+    @on(DataTable.RowHighlighted, "#sync-tables")
+    def _sync_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.show_rows("sync", str(event.row_key.value))
+
+    @on(DataTable.RowHighlighted, "#delete-tables")
+    def _delete_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value:
+            self.show_rows("delete", str(event.row_key.value))
+
+    @on(DataTable.RowSelected, "#sync-tables")
+    @on(DataTable.RowSelected, "#delete-tables")
+    def _table_selected(self) -> None:
+        self.query_one("#plan-rows", DataTable).focus()
+
+    # ---------------------------------------------------------------- actions
+    def action_back(self) -> None:
+        self.workers.cancel_group(self, "plan")
+        self.dismiss(None)
+
+    def action_focus_sync(self) -> None:
+        table = self.query_one("#sync-tables", DataTable)
+        table.focus()
+        if self.plan is not None and table.row_count:
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            self.show_rows("sync", str(key))
+
+    def action_focus_delete(self) -> None:
+        table = self.query_one("#delete-tables", DataTable)
+        if not table.display:
+            self.notify("This job deletes nothing.", severity="information")
+            return
+        table.focus()
+        if self.plan is not None and table.row_count:
+            key = table.coordinate_to_cell_key((table.cursor_row, 0)).row_key.value
+            self.show_rows("delete", str(key))
+
+    def action_focus_rows(self) -> None:
+        self.query_one("#plan-rows", DataTable).focus()
+
+    def action_run(self) -> None:
+        from emx2tui.ui.modals.confirm_delete import ConfirmDeleteModal
+
+        if self.plan is None:
+            self.notify(self.error or "The plan is not ready yet.", title="Run",
+                        severity="warning")
+            return
+        if not self.plan.total_sync_rows and not self.plan.has_deletes:
+            self.notify("Nothing to do: the plan has no rows to sync or delete.", title="Run",
+                        severity="warning")
+            return
+        if self.plan.has_deletes:
+            self.app.push_screen(
+                ConfirmDeleteModal(self.plan.delete, target=self.target,
+                                   resource_id=self.resource_id),
+                callback=self._confirmed)
+        else:
+            self._start_run()
+
+    def _confirmed(self, confirmed: bool | None) -> None:
+        if confirmed:
+            self._start_run()
+        else:
+            self.notify("Nothing was deleted.", title="Run cancelled", timeout=3)
+
+    def _start_run(self) -> None:
+        from emx2tui.ui.screens.run import RunScreen
+
+        self.app.switch_screen(RunScreen(self.job, self.plan, self.strategy,
+                                         source=self.source, target=self.target,
+                                         resource_id=self.resource_id,
+                                         plan_events=list(self.events)))
+
+
+def _deletes(table_plan: Any) -> int | None:
+    deletes = attr(table_plan, "deletes")
+    return deletes if deletes is not None else attr(table_plan, "rows")

@@ -1,0 +1,74 @@
+"""Plain-words rendering of engine values: errors, counts, durations, step states."""
+
+from __future__ import annotations
+
+from typing import Any
+
+STATUS_ICONS = {
+    "pending": "○",
+    "running": "◐",
+    "done": "✔",
+    "skipped": "–",
+    "failed": "✖",
+    "cancelled": "⊘",
+}
+
+FLOW_NAMES = {
+    "A": "Flow A · sync only",
+    "B": "Flow B · replace rows",
+}
+
+FLOW_STEPS = {
+    "A": ["tablesToSync", "download", "filter", "upload"],
+    "B": ["tablesToDelete", "deleteCohort", "tablesToSync", "download", "filter", "backup", "upload"],
+}
+
+
+def describe_error(error: BaseException | None) -> str:
+    """One line a data manager can act on; never a traceback, never a secret."""
+    if error is None:
+        return "unknown error"
+    try:
+        from emx2tui.emx2.errors import Emx2Error
+    except ImportError:  # pragma: no cover - the EMX2 layer ships with the package
+        Emx2Error = ()  # type: ignore[assignment]
+    if isinstance(error, Emx2Error) or (type(error).__module__ or "").startswith("emx2tui"):
+        return str(error) or type(error).__name__
+    name = type(error).__name__
+    text = str(error).strip()
+    module = type(error).__module__ or ""
+    if module.startswith("httpx"):
+        if "Connect" in name:
+            return f"could not reach the server ({text or name})"
+        if "Timeout" in name:
+            return f"the server did not answer in time ({text or name})"
+        return f"network error: {text or name}"
+    if isinstance(error, (ConnectionError, OSError)):
+        return f"could not reach the server ({text or name})"
+    if isinstance(error, (ValueError, KeyError, LookupError)) and text:
+        return text
+    return f"{name}: {text}" if text else name
+
+
+def count(n: int | None) -> str:
+    """Thousands separated, '–' for unknown."""
+    return "–" if n is None else f"{n:,}"
+
+
+def plural(n: int | None, word: str) -> str:
+    """'1 table', '3 tables', '1,204 rows'."""
+    return f"{count(n)} {word}{'' if n == 1 else 's'}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s"
+
+
+def attr(obj: Any, name: str, default: Any = None) -> Any:
+    """Read an optional attribute of an engine object."""
+    return getattr(obj, name, default) if obj is not None else default
