@@ -596,6 +596,7 @@ _TERMS: dict[str, list[str]] = {
     "Table types": ["Collected dataset", "Harmonised dataset", "Harmonisation schema"],
     "Observation targets": ["person", "mother", "child", "pregnancy", "sample", "event"],
     "Keywords": ["Identifiers", "Child id>Identifiers", "Mother id>Identifiers",
+                 "Demographics", "Sex>Demographics",
                  "Socio-economic", "Maternal education>Socio-economic", "Household income>Socio-economic",
                  "Pregnancy and birth", "Parity>Pregnancy and birth", "Gestational age>Pregnancy and birth",
                  "Birth weight>Pregnancy and birth", "Mode of delivery>Pregnancy and birth",
@@ -682,7 +683,7 @@ _CONCEPTS: list[tuple[str, str, str, str, str, tuple]] = [
      (("1", "Lowest quintile", "false"), ("2", "Middle quintiles", "false"), ("3", "Highest quintile", "false"))),
     ("visit_date", "Date of the first pregnancy visit", "date", "", "Visit date", ()),
     # table 1: birth and infancy
-    ("sex", "Sex of the child", "categorical", "", "Child id",
+    ("sex", "Sex of the child", "categorical", "", "Sex",
      (("1", "Male", "false"), ("2", "Female", "false"), ("9", "Unknown", "true"))),
     ("birth_weight", "Birth weight", "continuous", "g", "Birth weight", ()),
     ("gest_age", "Gestational age at birth", "continuous", "week", "Gestational age", ()),
@@ -962,7 +963,7 @@ def _cohort(rows: _Rows, mix: _Mix, rid: str, ci: int, f: int, version: int, net
     subpops = [("mothers", "Pregnant women enrolled during pregnancy", ["Adult (18+ years)"], 18, 45),
                ("children", "Children born to enrolled mothers", ["Infant (0-23 months)", "Child (2-12 years)"], 0, 12)]
     for s, (sname, sdesc, ages, amin, amax) in enumerate(subpops):
-        n = participants // (1 + s)
+        n = base = participants // (1 + s)
         if version == 2 and sname == _CohortPlan.CHANGED_SUBPOPULATION:
             sdesc = sdesc + ", including twins enrolled since the 2025 wave"
             n = n + 412
@@ -979,7 +980,7 @@ def _cohort(rows: _Rows, mix: _Mix, rid: str, ci: int, f: int, version: int, net
         groups = ["Young adult (18-24 years)", "Adult (25-44 years)"] if s == 0 else \
             ["Newborn (0-1 months)", "Infants and toddlers (2-23 months)", "Child (2-12 years)"]
         for g, group in enumerate(groups):
-            total = n // len(groups) + g
+            total = base // len(groups) + g
             female = total if s == 0 else total // 2
             rows.add("Subpopulation counts", {"resource": rid, "subpopulation": sname, "age group": group,
                                               "N total": str(total), "N female": str(female),
