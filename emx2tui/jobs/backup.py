@@ -1,0 +1,51 @@
+"""Backups of a target schema: plain EMX2 zips, written 0600 in the user's data dir."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import platformdirs
+
+
+def data_dir() -> Path:
+    """The user data dir (EMX2TUI_DATA_DIR wins)."""
+    env = os.environ.get("EMX2TUI_DATA_DIR")
+    return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("emx2tui"))
+
+
+def backup_dir(override: str | os.PathLike | None = None) -> Path:
+    return Path(override).expanduser() if override else data_dir() / "backups"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "schema"
+
+
+def backup_path(schema: str, server: str, folder: Path) -> Path:
+    host = re.sub(r"^[a-z]+://", "", server)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = folder / f"{_safe(schema)}@{_safe(host)}-{stamp}.zip"
+    n = 1
+    path = base
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.stem}-{n}.zip")
+    return path
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write bytes to a new file readable by the owner only (0600), in a 0700 folder."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.chmod(path.parent, 0o700)
+        except OSError:
+            pass
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)
+    return path

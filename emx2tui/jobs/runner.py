@@ -1,0 +1,188 @@
+"""The runner: a job is a strategy between two connections; plan it (read only), then apply it.
+
+    job = Job(load_strategy("CohortStagingToDataCatalogue"), source, target)
+    plan = await job.plan(emit)          # tablesToDelete ... filter; nothing is written
+    result = await job.apply(plan, emit) # check the plan still holds, back up, one zip import
+
+Both feed one stream of events (emx2tui.jobs.events) to the TUI or the headless printer.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from emx2tui.emx2.client import Connection, Emx2Client, scrub
+from emx2tui.emx2.errors import Emx2Error
+from emx2tui.emx2.zipfmt import make_reimportable
+from emx2tui.jobs import backup as backups
+from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
+from emx2tui.jobs.plan import Plan
+from emx2tui.jobs.steps import (STEPS, JobCancelled, JobContext, PlanOutdated, check_plan_current,
+                                preflight, run_step, upload)
+from emx2tui.jobs.strategy import Strategy, StrategyError, load_strategy
+
+__all__ = ["Job", "RunResult", "JobCancelled", "PlanOutdated"]
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    backup_path: str | None = None
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    error: str | None = None
+    duration: float = 0.0
+    cancelled: bool = False
+
+
+class Job:
+    """One strategy between a source and a target connection."""
+
+    def __init__(self, strategy: Strategy | str, source: Connection, target: Connection, *,
+                 resource_id: str | None = None, backup_dir: str | Path | None = None) -> None:
+        self.strategy = load_strategy(strategy) if isinstance(strategy, str) else strategy
+        self.source = source
+        self.target = target
+        self.resource_id = resource_id
+        self.backup_dir = backup_dir
+        self._cancel = False
+        self._writing = False
+        self.last_plan: Plan | None = None
+
+    # ----------------------------------------------------------------- helpers
+    @property
+    def secrets(self) -> list[str]:
+        return self.source.secrets + self.target.secrets
+
+    def _message(self, exc: BaseException) -> str:
+        text = str(exc) or type(exc).__name__
+        if not isinstance(exc, (Emx2Error, StrategyError, JobCancelled, OSError)):
+            text = f"{type(exc).__name__}: {text}"
+        return scrub(text, self.secrets)
+
+    def cancel(self) -> None:
+        """Stop at the next table boundary. Once the import is sent, it runs to its end."""
+        self._cancel = True
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel
+
+    def _schemas(self) -> tuple[str, str]:
+        src = self.source.schema or self.strategy.source_model.default_schema
+        tgt = self.target.schema or self.strategy.target_model.default_schema
+        if not src:
+            raise StrategyError("No source schema given (--source-schema or MG_SOURCE_SCHEMA).")
+        if not tgt:
+            raise StrategyError("No target schema given (--target-schema or MG_TARGET_SCHEMA).")
+        return src, tgt
+
+    def _context(self, source: Emx2Client, target: Emx2Client, emit: Emit) -> JobContext:
+        src, tgt = self._schemas()
+        return JobContext(self.strategy, source, target, src, tgt, emit, resource_id=self.resource_id,
+                          cancelled=lambda: self._cancel)
+
+    # ----------------------------------------------------------------- plan
+    async def plan(self, emit: Emit = ignore) -> Plan:
+        """Run the read-only steps of the flow and return the plan. Raises on failure."""
+        self._cancel = False
+        started = time.monotonic()
+        steps = [s for s in self.strategy.steps if s != "upload"]
+        try:
+            async with Emx2Client(self.source) as source, Emx2Client(self.target) as target:
+                ctx = self._context(source, target, emit)
+                first = True
+                for name in steps:
+                    fn = STEPS[name]
+                    if first:
+                        first = False
+
+                        async def with_preflight(c: JobContext, fn=fn, name=name) -> str:
+                            await preflight(c, name)
+                            return await fn(c)
+
+                        await run_step(ctx, name, with_preflight)
+                    else:
+                        await run_step(ctx, name, fn)
+                assert ctx.plan is not None
+                plan = ctx.plan
+        except BaseException as exc:
+            msg = self._message(exc)
+            emit(RunFinished(False, summary="plan failed", error=msg))
+            raise
+        self.resource_id = plan.resource_id
+        self.last_plan = plan
+        emit(StepLog(steps[-1], f"Plan ready in {time.monotonic() - started:.1f} s"))
+        emit(PlanReady(plan))
+        return plan
+
+    # ----------------------------------------------------------------- apply
+    async def apply(self, plan: Plan, emit: Emit = ignore) -> RunResult:
+        """Check the plan still holds, back up the target, then send the one import."""
+        started = time.monotonic()
+        result = RunResult(ok=False)
+        try:
+            async with Emx2Client(self.source) as source, Emx2Client(self.target) as target:
+                ctx = self._context(source, target, emit)
+                ctx.resource_id = plan.resource_id
+                ctx.source_model = await source.schema_model(ctx.source_schema)
+                ctx.target_model = await target.schema_model(ctx.target_schema, refresh=True)
+                if plan.target_schema and plan.target_schema != ctx.target_schema:
+                    raise PlanOutdated(f"The plan was made for schema '{plan.target_schema}', not "
+                                       f"'{ctx.target_schema}'. Make the plan again.")
+                if plan.is_empty:
+                    emit(StepLog("upload", "Nothing to write: the target already holds these rows"))
+                    result.ok = True
+                else:
+                    ctx.check_cancel()
+                    result.backup_path = await run_step(
+                        ctx, "backup", lambda c: self._backup(c), unit="bytes")
+                    result.backup_path = self._last_backup
+                    ctx.check_cancel()
+
+                    async def do_upload(c: JobContext) -> str:
+                        await check_plan_current(c, plan, "upload")
+                        c.check_cancel()
+                        self._writing = True
+                        try:
+                            return await upload(c, plan)
+                        finally:
+                            self._writing = False
+
+                    await run_step(ctx, "upload", do_upload)
+                    result.ok = True
+                result.counts = plan.counts()
+        except JobCancelled:
+            result.cancelled = True
+            result.error = "cancelled before anything was written"
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                raise
+            result.error = self._message(exc)
+        result.duration = time.monotonic() - started
+        if result.ok:
+            summary = (f"{plan.total_writes} rows written, {plan.total_delete_rows} deleted in "
+                       f"{result.duration:.1f} s")
+        elif result.cancelled:
+            summary = "cancelled; the target was not changed"
+        else:
+            summary = "failed; the import is one transaction, so the target was not changed"
+            if result.backup_path:
+                summary += f" (backup: {result.backup_path})"
+        emit(RunFinished(result.ok, summary=summary, error=result.error, backup=result.backup_path,
+                         counts=result.counts if result.ok else {}))
+        return result
+
+    _last_backup: str | None = None
+
+    async def _backup(self, ctx: JobContext) -> str:
+        ctx.log("backup", f"Downloading '{ctx.target_schema}' from {ctx.target.url}")
+        data = await ctx.target.download_zip(ctx.target_schema, include_system_columns=True)
+        data = make_reimportable(data)
+        folder = backups.backup_dir(self.backup_dir)
+        path = backups.backup_path(ctx.target_schema, ctx.target.url, folder)
+        backups.write_private(path, data)
+        self._last_backup = str(path)
+        ctx.log("backup", f"Saved {len(data)} bytes to {path}")
+        return str(path)
