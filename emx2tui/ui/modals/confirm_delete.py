@@ -27,7 +27,7 @@ class ConfirmDeleteModal(ModalScreen[bool]):
     def __init__(self, delete_tables: list[Any], *, target: str = "the target",
                  resource_id: str | None = None) -> None:
         super().__init__(id="confirm-delete-modal")
-        self.delete_tables = [t for t in delete_tables if (attr(t, "deletes") or attr(t, "rows") or 0)]
+        self.delete_tables = [t for t in delete_tables if _rows(t) > 0]
         self.target = target
         self.resource_id = resource_id
         self.total = sum(_rows(t) for t in self.delete_tables)

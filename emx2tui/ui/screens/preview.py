@@ -23,24 +23,44 @@ if TYPE_CHECKING:
 
 ROW_LIMIT = 2000
 CELL_WIDTH = 40
+ACTION_LABELS = {"insert": "+ insert", "update": "~ update", "unchanged": "= same"}
 
 
-def frame_rows(frame: Any, limit: int = ROW_LIMIT) -> tuple[list[str], list[tuple[str, ...]], int]:
-    """Columns, the first `limit` rows as strings, and the total row count of a DataFrame."""
+def frame_rows(frame: Any, limit: int = ROW_LIMIT, actions: list[str] | None = None
+               ) -> tuple[list[str], list[tuple[str, ...]], int]:
+    """Columns, the first `limit` rows as strings, and the total row count of a DataFrame.
+
+    With `actions` (one per row: insert, update, unchanged) the rows get a leading column
+    saying what the upload does with each of them."""
     if frame is None:
         return [], [], 0
     total = len(frame)
     head = frame.head(limit)
     columns = [str(c) for c in head.columns]
+    with_actions = actions is not None and len(actions) == total and total > 0
+    if with_actions:
+        columns = ["action", *columns]
     rows = []
-    for values in head.itertuples(index=False, name=None):
-        cells = []
+    for i, values in enumerate(head.itertuples(index=False, name=None)):
+        cells = [ACTION_LABELS.get(actions[i], actions[i])] if with_actions else []
         for v in values:
-            s = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-            s = s.replace("\n", " ")
-            cells.append(s if len(s) <= CELL_WIDTH else s[: CELL_WIDTH - 1] + "…")
+            text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
+            text = text.replace("\n", " ")
+            cells.append(text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…")
         rows.append(tuple(cells))
     return columns, rows, total
+
+
+def rows_frame(table_plan: Any, kind: str) -> tuple[Any, list[str] | None]:
+    """The frame to show for a table plan, and the per-row actions when it is a sync table."""
+    if table_plan is None:
+        return None, None
+    if kind == "delete":
+        deleted = attr(table_plan, "deleted_frame")
+        if deleted is not None and len(deleted.columns):
+            return deleted, None
+        return attr(table_plan, "frame"), None
+    return attr(table_plan, "frame"), list(attr(table_plan, "actions") or []) or None
 
 
 class PreviewScreen(ReportsWorkerErrors, Screen[None]):
@@ -111,7 +131,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         sync = self.query_one("#sync-tables", DataTable)
         sync.add_columns("Table", "Filter", "Rows", "Ins", "Upd", "Same")
         delete = self.query_one("#delete-tables", DataTable)
-        delete.add_columns("Table", "Filter", "Delete")
+        delete.add_columns("Table", "Filter", "In target", "Delete")
         self.query_one("#plan-warnings", Static).display = False
         self.query_one("#plan-body").loading = True
         self.make_plan()
@@ -200,7 +220,8 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         delete = self.query_one("#delete-tables", DataTable)
         delete.clear()
         for t in plan.delete:
-            delete.add_row(t.table, attr(t, "filter_text") or "", count(_deletes(t)), key=t.table)
+            delete.add_row(t.table, attr(t, "filter_text") or "", count(attr(t, "rows")),
+                           count(_deletes(t)), key=t.table)
         delete.border_subtitle = (f"{plural(n_del, 'table')} · "
                                   f"{plural(plan.total_delete_rows, 'row')}")
         delete.display = bool(plan.delete) or attr(self.strategy, "flow") == "B"
@@ -231,12 +252,13 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         rows.border_title = f"{'Rows to sync' if kind == 'sync' else 'Rows to delete'} · {table}"
         rows.border_subtitle = ""
         rows.loading = True
-        self.load_rows(kind, table, attr(plan, "frame"))
+        self.load_rows(kind, table, plan)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rows", name="rows",
           description="Turn a table's rows into text")
-    def load_rows(self, kind: str, table: str, frame: Any) -> None:
-        columns, rows, total = frame_rows(frame)
+    def load_rows(self, kind: str, table: str, table_plan: Any) -> None:
+        frame, actions = rows_frame(table_plan, kind)
+        columns, rows, total = frame_rows(frame, actions=actions)
         if not get_current_worker().is_cancelled:
             self.app.call_from_thread(self._fill_rows, kind, table, columns, rows, total)
 
@@ -254,12 +276,13 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(DataTable.RowHighlighted, "#sync-tables")
     def _sync_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value:
+        # Filling a table highlights its first row too; only the focused table drives the view.
+        if event.row_key.value and event.data_table.has_focus:
             self.show_rows("sync", str(event.row_key.value))
 
     @on(DataTable.RowHighlighted, "#delete-tables")
     def _delete_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        if event.row_key.value:
+        if event.row_key.value and event.data_table.has_focus:
             self.show_rows("delete", str(event.row_key.value))
 
     @on(DataTable.RowSelected, "#sync-tables")
