@@ -76,11 +76,13 @@ def reference_problems(ds: DemoSet) -> list[str]:
                     lists = {p.name: csvfmt.split_array(row[p.name]) for p in own}
                     lengths = {len(v) for v in lists.values()}
                     if len(lengths) != 1:
-                        problems.append(f"{schema}.{table} line {n}: {ref.column.name} parts differ in length")
+                        problems.append(f"{schema}.{table} line {n}: {ref.column.name} parts differ "
+                                        f"in length")
                         continue
                     items = []
                     for i in range(lengths.pop()):
-                        value = {p.target: (lists[p.name][i] if not p.shared else row[p.name]) for p in ref.parts}
+                        value = {p.target: (row[p.name] if p.shared else lists[p.name][i])
+                                 for p in ref.parts}
                         items.append(value)
                 else:
                     if any(not row.get(p.name) for p in ref.parts):
@@ -144,8 +146,8 @@ def test_models_carry_version_profiles_and_inheritance(demo):
     assert "useExternalDefinition.name" in cat.csv_columns("Variables")
     onto = demo.models["CatalogueOntologies"]
     assert onto.tables["Age groups"].is_ontology
-    assert onto.csv_columns("Age groups") == ["order", "name", "label", "tags", "parent", "codesystem", "code",
-                                              "ontologyTermURI", "definition"]
+    assert onto.csv_columns("Age groups") == ["order", "name", "label", "tags", "parent", "codesystem",
+                                              "code", "ontologyTermURI", "definition"]
 
 
 def test_keys_are_unique(demo):
@@ -175,7 +177,8 @@ def test_every_reference_resolves(demo):
 def test_checker_finds_broken_references():
     schemas = demo_schemas()
     files = dict(schemas)["cohortStaging"]
-    files["Variable mappings.csv"] = files["Variable mappings.csv"].replace(",EUROCHILD,core,sex,", ",EUROCHILD,core,sexx,", 1)
+    text = files["Variable mappings.csv"]
+    files["Variable mappings.csv"] = text.replace(",EUROCHILD,core,sex,", ",EUROCHILD,core,sexx,", 1)
     broken = reference_problems(DemoSet(schemas))
     assert any("target variable" in p and "sexx" in p for p in broken), broken
 
@@ -232,8 +235,8 @@ def test_catalogue_content(demo):
     assert {m["target"] for m in mappings} == {"EUROCHILD"}
     assert {m["source"] for m in mappings} == set(collections)
     for cid in collections:
-        for table in ("Contacts", "Organisations", "Subpopulations", "Subpopulation counts", "Collection events",
-                      "Tables", "Variables", "Variable values"):
+        for table in ("Contacts", "Organisations", "Subpopulations", "Subpopulation counts",
+                      "Collection events", "Tables", "Variables", "Variable values"):
             assert any(r["resource"] == cid for r in rows[("catalogue", table)]), (cid, table)
     for table in ("Documentation", "Publications", "External identifiers"):
         assert rows[("catalogue", table)]
@@ -338,7 +341,8 @@ def test_large_scale_grows_variables_and_keeps_staging_small():
     per_cohort = Counter(r["resource"] for r in ds.rows[("catalogue", "Variables")])
     assert per_cohort["NORTHSTAR"] == 2 * Counter(
         r["resource"] for r in small.rows[("catalogue", "Variables")])["NORTHSTAR"]
-    assert "height_2" in {r["name"] for r in ds.rows[("catalogue", "Variables")] if r["resource"] == "EUROCHILD"}
+    network_vars = {r["name"] for r in ds.rows[("catalogue", "Variables")] if r["resource"] == "EUROCHILD"}
+    assert "height_2" in network_vars
 
 
 def test_sandbox_store_loads_the_demo():

@@ -501,11 +501,12 @@ def demo_models() -> dict[str, SchemaModel]:
     """The parsed demo models by schema name (cross-schema references resolve among them)."""
     models: dict[str, SchemaModel] = {}
     resolver = models.get
-    models[ONTOLOGY_SCHEMA] = SchemaModel.from_molgenis_csv(model_csv("ontologies"), ONTOLOGY_SCHEMA, resolver)
-    models[CATALOGUE_SCHEMA] = SchemaModel.from_molgenis_csv(model_csv("catalogue"), CATALOGUE_SCHEMA, resolver)
+    read = SchemaModel.from_molgenis_csv
+    models[ONTOLOGY_SCHEMA] = read(model_csv("ontologies"), ONTOLOGY_SCHEMA, resolver)
+    models[CATALOGUE_SCHEMA] = read(model_csv("catalogue"), CATALOGUE_SCHEMA, resolver)
     staging = model_csv("staging")
-    models[STAGING_SCHEMA] = SchemaModel.from_molgenis_csv(staging, STAGING_SCHEMA, resolver)
-    models[EMPTY_STAGING_SCHEMA] = SchemaModel.from_molgenis_csv(staging, EMPTY_STAGING_SCHEMA, resolver)
+    models[STAGING_SCHEMA] = read(staging, STAGING_SCHEMA, resolver)
+    models[EMPTY_STAGING_SCHEMA] = read(staging, EMPTY_STAGING_SCHEMA, resolver)
     return models
 
 
@@ -624,9 +625,8 @@ def _ontology_files() -> dict[str, str]:
         records = []
         if table == "Countries":
             for i, (name, code) in enumerate(_COUNTRIES, start=1):
-                records.append([str(i), name, "", "", "", "ISO3166" if code else "", code,
-                                f"http://publications.europa.eu/resource/authority/country/{code}" if code else "",
-                                name])
+                uri = f"http://publications.europa.eu/resource/authority/country/{code}" if code else ""
+                records.append([str(i), name, "", "", "", "ISO3166" if code else "", code, uri, name])
         else:
             terms = _TERMS[table]
             for i, term in enumerate(terms, start=1):
@@ -642,8 +642,10 @@ _ORGANISATIONS = [
     ("Riverside University Medical Centre", "RUMC", "Netherlands (the)", "Utrecht", "", "52.085", "5.179"),
     ("Highlands Population Research Institute", "HPRI",
      "United Kingdom of Great Britain and Northern Ireland (the)", "Inverness", "", "57.478", "-4.225"),
-    ("European Child Cohort Coordination Office", "ECCO", "Netherlands (the)", "Groningen", "", "53.219", "6.567"),
-    ("Mediterranean Institute of Paediatric Epidemiology", "MIPE", "Spain", "Valencia", "", "39.470", "-0.376"),
+    ("European Child Cohort Coordination Office", "ECCO", "Netherlands (the)", "Groningen", "",
+     "53.219", "6.567"),
+    ("Mediterranean Institute of Paediatric Epidemiology", "MIPE", "Spain", "Valencia", "",
+     "39.470", "-0.376"),
     ("Baltic Centre for Family Studies", "BCFS", "Estonia", "Tartu", "", "58.378", "26.729"),
     ("Alpine Institute for Developmental Research", "AIDR", "Austria", "Innsbruck", "", "47.269", "11.404"),
     ("Nordic Registry Linkage Unit", "NRLU", "Finland", "Helsinki", "", "60.170", "24.938"),
@@ -680,7 +682,8 @@ _CONCEPTS: list[tuple[str, str, str, str, str, tuple]] = [
     ("smoke_preg", "Smoking during pregnancy", "binary", "", "Smoking", _YN),
     ("parity", "Parity", "integer", "number", "Parity", ()),
     ("hh_income", "Household income", "categorical", "", "Household income",
-     (("1", "Lowest quintile", "false"), ("2", "Middle quintiles", "false"), ("3", "Highest quintile", "false"))),
+     (("1", "Lowest quintile", "false"), ("2", "Middle quintiles", "false"),
+      ("3", "Highest quintile", "false"))),
     ("visit_date", "Date of the first pregnancy visit", "date", "", "Visit date", ()),
     # table 1: birth and infancy
     ("sex", "Sex of the child", "categorical", "", "Sex",
@@ -707,9 +710,12 @@ _CONCEPTS: list[tuple[str, str, str, str, str, tuple]] = [
 _CONCEPT_INDEX = {c[0]: i for i, c in enumerate(_CONCEPTS)}
 _COHORT_TABLES = [
     # name, label, offset in _CONCEPTS, collection event, unit of observation, keywords
-    ("pregnancy", "Pregnancy questionnaire", 0, "pregnancy", "pregnancy", ["Pregnancy and birth", "Socio-economic"]),
-    ("birth_infancy", "Birth and infancy records", 8, "birth", "child", ["Pregnancy and birth", "Anthropometry"]),
-    ("childhood", "Childhood follow-up", 16, "follow-up age 5", "child", ["Anthropometry", "Health outcomes"]),
+    ("pregnancy", "Pregnancy questionnaire", 0, "pregnancy", "pregnancy",
+     ["Pregnancy and birth", "Socio-economic"]),
+    ("birth_infancy", "Birth and infancy records", 8, "birth", "child",
+     ["Pregnancy and birth", "Anthropometry"]),
+    ("childhood", "Childhood follow-up", 16, "follow-up age 5", "child",
+     ["Anthropometry", "Health outcomes"]),
 ]
 _NETWORK_TABLES = [
     ("core", "Core harmonised variables",
@@ -817,7 +823,8 @@ def _resource_common(rid: str, name: str, org_id: str, contact: tuple[str, str],
         "creator.resource": rid, "creator.id": org_id,
         "contact point.resource": rid, "contact point.first name": contact[0],
         "contact point.last name": contact[1],
-        "funding statement": f"{rid} is funded by national research councils and the participating institutes.",
+        "funding statement": f"{rid} is funded by national research councils and the participating "
+                             f"institutes.",
         "acknowledgements": f"We thank all families taking part in {rid}.",
         "applicable legislation": "Data Governance Act",
         "issued": f"{2015 + ci % 8}-0{1 + ci % 9}-15T10:00:00",
@@ -932,7 +939,8 @@ def _cohort(rows: _Rows, mix: _Mix, rid: str, ci: int, f: int, version: int, net
                                       _ORGANISATIONS[partner][1], ci * 10 + k))
     if version == 2:
         first, last = _CohortPlan.NEW_CONTACT
-        rows.add("Contacts", _contact(rid, first, last, ["Data manager", "Alternative contact"], org, ci * 10 + 5))
+        rows.add("Contacts", _contact(rid, first, last, ["Data manager", "Alternative contact"], org,
+                                      ci * 10 + 5))
 
     # ---- documentation, identifiers, publications, counts, samplesets
     if ci % 2 == 0:
@@ -942,26 +950,31 @@ def _cohort(rows: _Rows, mix: _Mix, rid: str, ci: int, f: int, version: int, net
         rows.add("External identifiers", {"resource": rid, "identifier": f"EUPAS{10000 + ci}",
                                           "external identifier type": "EUPAS number"})
     if ci == 0:
-        rows.add("Documentation", {"resource": rid, "name": f"{rid} data dictionary", "type": "Data dictionary",
+        rows.add("Documentation", {"resource": rid, "name": f"{rid} data dictionary",
+                                   "type": "Data dictionary",
                                    "description": "Overview of all collected variables.",
                                    "url": f"https://{rid.lower()}.example.org/dictionary.xlsx"})
         rows.add("Internal identifiers", {"resource": rid, "identifier": f"{rid[:2]}-{start}",
                                           "internal identifier type": "Local study number"})
         rows.add("Resource counts", {"resource": rid, "age group": "Child (2-12 years)",
-                                     "population size": str(participants), "active size": str(participants // 2),
+                                     "population size": str(participants),
+                                     "active size": str(participants // 2),
                                      "no individuals with samples": str(participants // 3),
                                      "median age": "6", "proportion female": "49"})
-        rows.add("Samplesets", {"resource": rid, "name": "cord blood", "sample types": join_array(["DNA", "Plasma"])})
+        rows.add("Samplesets", {"resource": rid, "name": "cord blood",
+                                "sample types": join_array(["DNA", "Plasma"])})
     for p in range(2 if ci % 3 == 0 else 1):
         rows.add("Publications", {
             "resource": rid, "doi": f"https://doi.org/10.5555/{rid.lower()}.{start + 5 + p}.{p + 1:03d}",
             "title": [f"Cohort profile: the {name}", f"Early growth patterns in the {name}"][p],
             "is design publication": "true" if p == 0 else "false",
-            "reference": f"{contacts[0][1]} {contacts[0][0][0]}, et al. Int J Demo Epidemiol. {start + 5 + p}."})
+            "reference": f"{contacts[0][1]} {contacts[0][0][0]}, et al. Int J Demo Epidemiol. "
+                         f"{start + 5 + p}."})
 
     # ---- subpopulations and counts
     subpops = [("mothers", "Pregnant women enrolled during pregnancy", ["Adult (18+ years)"], 18, 45),
-               ("children", "Children born to enrolled mothers", ["Infant (0-23 months)", "Child (2-12 years)"], 0, 12)]
+               ("children", "Children born to enrolled mothers",
+                ["Infant (0-23 months)", "Child (2-12 years)"], 0, 12)]
     for s, (sname, sdesc, ages, amin, amax) in enumerate(subpops):
         n = base = participants // (1 + s)
         if version == 2 and sname == _CohortPlan.CHANGED_SUBPOPULATION:
@@ -1093,7 +1106,8 @@ def _cohort(rows: _Rows, mix: _Mix, rid: str, ci: int, f: int, version: int, net
             order += 1
             rows.add("Table mappings", {"source": rid, "source table": tname, "target": network,
                                         "target table": ttable, "order": str(order),
-                                        "description": f"{tname} of {rid} harmonised into {network} {ttable}.",
+                                        "description": f"{tname} of {rid} harmonised into "
+                                                       f"{network} {ttable}.",
                                         "syntax": f"see the {network} harmonisation protocol"})
     rows.extend("Variables", var_rows)
     rows.extend("Variable values", value_rows)
@@ -1109,11 +1123,13 @@ def _network(rows: _Rows, mix: _Mix, f: int, cohorts: list[str]) -> dict[str, tu
                            "EUROCHILD harmonises data of European birth cohorts into a common set of "
                            "core and outcome variables.", 2015,
                            [c for c, _code in _COUNTRIES[1:6]])
-    res.update({"network type": join_array(["Harmonisation", "Consortium"]), "data resources": join_array(cohorts),
+    res.update({"network type": join_array(["Harmonisation", "Consortium"]),
+                "data resources": join_array(cohorts),
                 "funding sources": "EU funding"})
     rows.add("Networks", res)
     rows.add("Organisations", _org_rows(rid, 3, ci))
-    rows.add("Contacts", _contact(rid, contact[0], contact[1], ["Project manager", "Primary contact"], "ECCO", 900))
+    rows.add("Contacts", _contact(rid, contact[0], contact[1], ["Project manager", "Primary contact"],
+                                  "ECCO", 900))
     rows.add("Contacts", _contact(rid, "Noor", "Harmonia", ["Data manager"], "ECCO", 901))
     rows.add("Documentation", {"resource": rid, "name": "EUROCHILD harmonisation protocol",
                                "type": "Harmonisation protocol",
@@ -1178,7 +1194,8 @@ def _catalogue_rows(scale: int, seed: int) -> tuple[_Rows, dict[str, tuple[str, 
                           "linkage strategy": "Deterministic", "linkage variable": "child_id",
                           "linkage variable unique": "true", "pre linked": "false"})
     rows.add("Resource mappings", {"source": "NORTHSTAR", "source version": "1.0", "target": "EUROCHILD",
-                                   "target version": "1.0", "mapping status": "Completed", "ETL frequency": "12"})
+                                   "target version": "1.0", "mapping status": "Completed",
+                                   "ETL frequency": "12"})
     rows.add("Resource mappings", {"source": "RIVERSIDE", "source version": "1.0", "target": "EUROCHILD",
                                    "target version": "1.0", "mapping status": "In progress"})
     rows.add("Reused variables", {"resource": "RIVERSIDE", "variable.resource": "EUROCHILD",
@@ -1236,7 +1253,8 @@ def demo_schemas(scale: int = 1, seed: int = 7) -> list[tuple[str, dict[str, str
     stg_files = _schema_files(models[STAGING_SCHEMA], staging, staging_csv, strict=False)
 
     empty = _Rows()
-    empty.add("Collections", {"id": "RIVERSIDE", "name": _COHORT_INFO["RIVERSIDE"][0], "type": "Cohort study"})
+    empty.add("Collections", {"id": "RIVERSIDE", "name": _COHORT_INFO["RIVERSIDE"][0],
+                              "type": "Cohort study"})
     empty_files = _schema_files(models[EMPTY_STAGING_SCHEMA], empty, staging_csv, strict=True)
     return [
         (ONTOLOGY_SCHEMA, onto_files),
