@@ -172,13 +172,14 @@ class Store:
         self._schemas: dict[str, SchemaState] = {}
         self._work: dict[str, SchemaState | None] | None = None
         self._in_tx = False
+        self._tx_thread: int | None = None
         self.txid = 0
         self.user = "admin"
         self.meta_version = 0
         self._meta_changed = False
         self._dirty_out: set[tuple[str, str]] = set()
         self._dirty_in: set[tuple[str, str]] = set()
-        self._layouts: dict[tuple[str, str], ClassLayout] = {}
+        self._layouts: dict[tuple[str, str, int], ClassLayout] = {}
         self.conn.execute("CREATE TABLE IF NOT EXISTS _mg_schemas (name TEXT PRIMARY KEY, "
                           "description TEXT, model TEXT NOT NULL)")
         for name, desc, text in self.conn.execute("SELECT name, description, model FROM _mg_schemas"):
@@ -189,11 +190,19 @@ class Store:
             self.conn.close()
 
     # ------------------------------------------------------------------ schemas
+    def _overlay(self) -> dict[str, SchemaState | None] | None:
+        """Uncommitted metadata, visible only to the thread running the transaction."""
+        work = self._work
+        if work is None or self._tx_thread != threading.get_ident():
+            return None
+        return work
+
     def _states(self) -> dict[str, SchemaState]:
-        if self._work is None:
+        work = self._overlay()
+        if work is None:
             return dict(self._schemas)
         out = dict(self._schemas)
-        for k, v in self._work.items():
+        for k, v in work.items():
             if v is None:
                 out.pop(k, None)
             else:
@@ -205,19 +214,16 @@ class Store:
         return state.model if state else None
 
     def schema_names(self) -> list[str]:
-        with self.lock:
-            return sorted(self._states())
+        return sorted(self._states())
 
     def has_schema(self, name: str) -> bool:
-        with self.lock:
-            return name in self._states()
+        return name in self._states()
 
     def state(self, name: str) -> SchemaState:
-        with self.lock:
-            st = self._states().get(name)
-            if st is None:
-                raise SandboxError(f"Schema {name} unknown")
-            return st
+        st = self._states().get(name)
+        if st is None:
+            raise SandboxError(f"Schema {name} unknown")
+        return st
 
     def model(self, name: str) -> SchemaModel:
         return self.state(name).model
@@ -289,6 +295,7 @@ class Store:
                 return
             self.conn.execute("BEGIN IMMEDIATE")
             self._in_tx = True
+            self._tx_thread = threading.get_ident()
             self.txid = secrets.randbits(52)
             self.user = user or "admin"
             self._work = {}
@@ -320,6 +327,7 @@ class Store:
                         st.model._invalidate()
             finally:
                 self._in_tx = False
+                self._tx_thread = None
                 self._work = None
 
     # ------------------------------------------------------------------ metadata
@@ -500,9 +508,10 @@ class Store:
 
     # ------------------------------------------------------------------ layout
     def layout(self, schema: str, table: str) -> ClassLayout:
-        k = (schema, table)
+        k = (schema, table, self.meta_version)
+        cacheable = self._overlay() is None
         hit = self._layouts.get(k)
-        if hit is not None and self._work is None:
+        if hit is not None and cacheable:
             return hit
         model = self.model(schema)
         t = model.tables.get(table)
@@ -544,7 +553,7 @@ class Store:
             )
         except Emx2Error as exc:
             raise SandboxError(str(exc)) from None
-        if self._work is None:
+        if cacheable:
             self._layouts[k] = lay
         return lay
 
@@ -815,8 +824,7 @@ class Store:
             sql = f"SELECT * FROM {q(lay.phys)} s WHERE {lay.class_filter('s', exact)}"
             if where:
                 sql += f" AND ({where})"
-            if order:
-                sql += f" ORDER BY {order}"
+            sql += f" ORDER BY {order or 's.rowid'}"
             if limit is not None or offset:
                 sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset or 0)}"
             cur = self.conn.execute(sql, list(params))

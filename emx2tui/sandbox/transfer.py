@@ -76,7 +76,8 @@ def _row_for_store(lay, row: Mapping[str, str]) -> dict[str, object]:
 
 
 def import_table_rows(store: Store, schema: str, table: str, header: list[str],
-                      rows: list[dict[str, str]], *, batched: bool) -> tuple[int, int]:
+                      rows: list[dict[str, str]], *, batched: bool,
+                      user: str = "admin") -> tuple[int, int]:
     """Pre-scan, upsert (whole rows), then delete the `mg_delete` rows. Returns (upserted, deleted).
 
     With `batched`, every 100 rows commit on their own (the CSV table API); otherwise the
@@ -93,7 +94,7 @@ def import_table_rows(store: Store, schema: str, table: str, header: list[str],
         for i in range(0, len(upserts), BATCH):
             chunk = [_row_for_store(lay, r) for r in upserts[i:i + BATCH]]
             try:
-                with store.transaction():
+                with store.transaction(user=user):
                     n += store.upsert(schema, table, chunk)
             except SandboxError as exc:
                 raise SandboxError(f"Upsert into table '{table}' failed: {_tx(exc.message)}") from None
@@ -104,7 +105,7 @@ def import_table_rows(store: Store, schema: str, table: str, header: list[str],
         keys = [{k: r.get(k) for k in lay.key} for r in deletes]
         if batched:
             try:
-                with store.transaction():
+                with store.transaction(user=user):
                     d = store.delete(schema, table, keys)
             except SandboxError as exc:
                 raise SandboxError(f"Delete into table {table} failed: {_tx(exc.message)}") from None

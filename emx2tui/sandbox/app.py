@@ -1,0 +1,372 @@
+"""The sandbox's ASGI application: EMX2's GraphQL, CSV, ZIP and task routes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from graphql import GraphQLError, OperationType, get_operation_ast, graphql_sync, parse
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from emx2tui.sandbox import transfer
+from emx2tui.sandbox.auth import ANONYMOUS, Auth
+from emx2tui.sandbox.errors import SandboxError
+from emx2tui.sandbox.filters import where_sql
+from emx2tui.sandbox.gql import Ctx, build_database_schema, build_schema_schema
+from emx2tui.sandbox.store import Store
+from emx2tui.sandbox.tasks import Task, TaskService
+
+log = logging.getLogger("emx2tui.sandbox")
+
+
+def error_response(message: str, status: int = 400) -> Response:
+    body = json.dumps({"errors": [{"message": message}]}, indent=2)
+    return Response(body, status_code=status, media_type="application/json")
+
+
+class SandboxServer:
+    """State shared by the routes: the store, users, tasks and cached GraphQL schemas."""
+
+    def __init__(self, store: Store, *, admin_password: str = "admin",
+                 secret_file: Path | None = None) -> None:
+        self.store = store
+        self.auth = Auth(store, admin_password, secret_file)
+        self.tasks = TaskService()
+        self._gql_cache: dict[tuple, object] = {}
+        self._gql_lock = threading.Lock()
+
+    def graphql_schema(self, schema: str | None, user: str):
+        anonymous = user == ANONYMOUS
+        if schema is None:
+            key = ("", self.store.meta_version, anonymous)
+        else:
+            key = (schema, self.store.meta_version, anonymous, self.auth.is_manager(user, schema),
+                   self.auth.can_edit(user, schema))
+        with self._gql_lock:
+            hit = self._gql_cache.get(key)
+            if hit is not None:
+                return hit
+        if schema is None:
+            built = build_database_schema(self.store, anonymous=anonymous)
+        else:
+            built = build_schema_schema(self.store, schema, anonymous=anonymous,
+                                        manager=key[3], editor=key[4])
+        with self._gql_lock:
+            stale = [k for k in self._gql_cache if k[1] != self.store.meta_version]
+            for k in stale:
+                del self._gql_cache[k]
+            self._gql_cache[key] = built
+        return built
+
+
+# ----------------------------------------------------------------------------- helpers
+def _user(server: SandboxServer, request: Request) -> tuple[str, str | None]:
+    sid = request.cookies.get("JSESSIONID")
+    user = server.auth.session_user(sid)
+    if user:
+        return user, sid
+    token = request.headers.get("x-molgenis-token") or request.headers.get("auth-key")
+    if token:
+        return server.auth.verify(token), None
+    return ANONYMOUS, None
+
+
+def _handler(fn: Callable) -> Callable:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except SandboxError as exc:
+            return error_response(exc.message, exc.status)
+        except Exception as exc:  # noqa: BLE001 - EMX2 answers every uncaught error with 400
+            log.exception("sandbox request failed")
+            return error_response(str(exc) or type(exc).__name__, 400)
+    return endpoint
+
+
+def _schema_param(request: Request) -> str | None:
+    schema = request.path_params.get("schema")
+    return None if schema in (None, "api", "apps") else schema
+
+
+def _visible(server: SandboxServer, user: str, schema: str) -> None:
+    if not server.auth.can_view(user, schema):
+        raise SandboxError(f"Schema {schema} unknown")
+
+
+def _editable(server: SandboxServer, user: str, schema: str) -> None:
+    _visible(server, user, schema)
+    if not server.auth.can_edit(user, schema):
+        raise SandboxError(f"Transaction failed: permission denied for schema {schema}")
+
+
+def _text(body: str, media: str = "text/plain") -> Response:
+    return Response(body, media_type=media)
+
+
+# ----------------------------------------------------------------------------- graphql
+def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str | None,
+                 query: str, variables: dict | None, get: bool) -> tuple[int, dict, Ctx]:
+    ctx = Ctx(server=server, user=user, schema=schema, session=sid)
+    try:
+        doc = parse(query)
+    except GraphQLError as exc:
+        return 400, {"errors": [{"message": exc.message}]}, ctx
+    op = get_operation_ast(doc)
+    is_mutation = op is not None and op.operation == OperationType.MUTATION
+    if get and is_mutation:
+        return 400, {"errors": [{"message": "Only query operations are allowed via HTTP GET. "
+                                            "Use a POST request to execute mutations."}]}, ctx
+    gschema = server.graphql_schema(schema, user)
+    result = graphql_sync(gschema, query, variable_values=variables, context_value=ctx)
+    if result.errors:
+        err = result.errors[0]
+        orig = err.original_error
+        if orig is not None and not isinstance(orig, GraphQLError):
+            msg = getattr(orig, "message", None) or str(orig)
+            if not (is_mutation and isinstance(orig, SandboxError)):
+                path = "/" + "/".join(str(p) for p in (err.path or []))
+                msg = f"Exception while fetching data ({path}) : {msg}"
+        else:
+            msg = err.message
+        return 400, {"errors": [{"message": msg}]}, ctx
+    return 200, {"data": result.data}, ctx
+
+
+def graphql_endpoint(server: SandboxServer):
+    async def handle(request: Request) -> Response:
+        schema = _schema_param(request)
+        if schema is None and request.path_params.get("schema") is None:
+            schema = request.path_params.get("schema2")
+        user, sid = _user(server, request)
+        if schema is not None and not server.auth.can_view(user, schema):
+            return error_response(f"Schema '{schema}' unknown. Might you need to sign in or ask "
+                                  "permission?", 404)
+        variables = None
+        if request.method == "GET":
+            query = request.query_params.get("query") or "{__schema{types{name}}}"
+        else:
+            ctype = request.headers.get("content-type") or ""
+            if ctype.startswith("multipart/form-data"):
+                form = await request.form()
+                query = form.get("query")
+                raw = form.get("variables")
+                if raw:
+                    try:
+                        variables = json.loads(raw)
+                    except ValueError as exc:
+                        raise SandboxError(f"Parsing of graphql variables failed. {exc}") from None
+            else:
+                try:
+                    body = json.loads(await request.body() or b"{}")
+                except ValueError as exc:
+                    raise SandboxError(f"Unexpected character in request body: {exc}") from None
+                query = body.get("query")
+                variables = body.get("variables")
+                if isinstance(variables, str):
+                    try:
+                        variables = json.loads(variables) if variables else None
+                    except ValueError as exc:
+                        raise SandboxError(f"Parsing of graphql variables failed. {exc}") from None
+            if not query:
+                raise SandboxError("Cannot invoke \"String.length()\" because \"query\" is null")
+        status, payload, ctx = await run_in_threadpool(
+            _run_graphql, server, schema, user, sid, query, variables, request.method == "GET")
+        resp = Response(json.dumps(payload, indent=2 if status != 200 else None),
+                        status_code=status, media_type="application/json")
+        if ctx.new_session:
+            resp.set_cookie("JSESSIONID", ctx.new_session, path="/", httponly=True)
+        elif ctx.end_session:
+            resp.delete_cookie("JSESSIONID", path="/")
+        return resp
+    return _handler(handle)
+
+
+# ----------------------------------------------------------------------------- csv
+def csv_table(server: SandboxServer):
+    async def handle(request: Request) -> Response:
+        schema = request.path_params["schema"]
+        user, _ = _user(server, request)
+        store = server.store
+        _visible(server, user, schema)
+        table = store.find_table(schema, request.path_params["table"])
+        if request.method == "GET":
+            qp = request.query_params
+            system = (qp.get("includeSystemColumns") or "").lower() == "true"
+            sep = "\t" if (qp.get("separator") or "").upper() == "TAB" else ","
+            raw_filter = qp.get("filter")
+
+            def work() -> str:
+                params: list = []
+                where = ""
+                if raw_filter:
+                    try:
+                        f = json.loads(raw_filter)
+                    except ValueError as exc:
+                        raise SandboxError(f"Invalid filter: {exc}") from None
+                    where = where_sql(store, schema, table, f, "s", params)
+                rows = store.select(schema, table, where=where, params=params, order="s.rowid")
+                return transfer.rows_to_csv(store, schema, table, rows, system=system, sep=sep)
+
+            body = await run_in_threadpool(work)
+            return Response(body, media_type="text/csv; charset=UTF-8", headers={
+                "Content-Disposition": f'attachment; filename="{table}.csv"'})
+        _editable(server, user, schema)
+        text = (await request.body()).decode("utf-8", errors="replace")
+        header, rows = transfer.parse_csv(text, table)
+        if request.method == "POST":
+            def upload() -> None:
+                transfer.import_table_rows(store, schema, table, header, rows, batched=True,
+                                           user=user)
+            await run_in_threadpool(upload)
+            return Response("null", media_type="text/csv")
+        lay = store.layout(schema, table)
+
+        def remove() -> int:
+            try:
+                with store.transaction(user=user):
+                    return store.delete(schema, table, [{k: r.get(k) for k in lay.key} for r in rows])
+            except SandboxError as exc:
+                raise SandboxError(f"Delete into table {table} failed: {transfer._tx(exc.message)}") from None
+        n = await run_in_threadpool(remove)
+        return Response(str(n), media_type="text/csv")
+    return _handler(handle)
+
+
+def csv_schema(server: SandboxServer):
+    async def handle(request: Request) -> Response:
+        schema = request.path_params["schema"]
+        user, _ = _user(server, request)
+        store = server.store
+        _visible(server, user, schema)
+        if request.method == "GET":
+            body = await run_in_threadpool(transfer.metadata_csv, store, schema)
+            return Response(body, media_type="text/csv", headers={
+                "Content-Disposition": f'attachment; filename="{schema}_{int(time.time() * 1000)}.csv"'})
+        _editable(server, user, schema)
+        text = (await request.body()).decode("utf-8", errors="replace")
+        file_name = request.headers.get("fileName") or request.headers.get("filename") or ""
+        model = store.model(schema)
+        target = model.find_table(file_name) if file_name else None
+        header, rows = transfer.parse_csv(text, file_name or "molgenis.csv")
+        if request.method == "DELETE":
+            def drop() -> None:
+                with store.transaction(user=user):
+                    names = {(r.get("tableName") or "").strip() for r in rows}
+                    store.merge_metadata(schema, [{"tableName": n, "drop": "true"} for n in names if n])
+            await run_in_threadpool(drop)
+            return _text("remove metadata items success")
+        if target is not None:
+            if "async" in request.query_params:
+                task = Task(f"Import table {target.name}", user=user)
+
+                def work(t: Task) -> None:
+                    with store.transaction(user=user):
+                        transfer.import_table_rows(store, schema, target.name, header, rows,
+                                                   batched=False)
+                    t.complete(f"Imported {len(rows)} rows into {target.name}", total=len(rows))
+                server.tasks.submit(task, work)
+                return _text(json.dumps({"id": task.id, "url": f"/{schema}/api/tasks/{task.id}"}))
+
+            def save() -> int:
+                lay = store.layout(schema, target.name)
+                with store.transaction(user=user):
+                    return store.upsert(schema, target.name,
+                                        [transfer._row_for_store(lay, r) for r in rows])
+            n = await run_in_threadpool(save)
+            return Response('{ "message": "imported number of rows: ' + str(n) + '" }',
+                            media_type="text/csv")
+
+        def merge() -> None:
+            store.merge_metadata(schema, rows)
+        await run_in_threadpool(merge)
+        return JSONResponse({"message": "add/update metadata success"})
+    return _handler(handle)
+
+
+# ----------------------------------------------------------------------------- zip
+def zip_endpoint(server: SandboxServer):
+    async def handle(request: Request) -> Response:
+        schema = request.path_params["schema"]
+        user, _ = _user(server, request)
+        store = server.store
+        _visible(server, user, schema)
+        if request.method == "GET":
+            system = (request.query_params.get("includeSystemColumns") or "").lower() == "true"
+            data = await run_in_threadpool(transfer.export_zip, store, schema, system=system)
+            return Response(data, media_type="application/zip", headers={
+                "Content-Disposition": f"attachment; filename={schema}{int(time.time() * 1000)}.zip"})
+        _editable(server, user, schema)
+        form = await request.form(max_part_size=1024 * 1024 * 1024)
+        upload = form.get("file")
+        if upload is None or not hasattr(upload, "filename"):
+            raise SandboxError("File upload failed: no part named 'file' found")
+        name = upload.filename or ""
+        ext = name.rsplit(".", 1)[-1] if "." in name else ""
+        if not name.endswith(".zip"):
+            raise SandboxError(f"File upload failed: extension .{ext} not supported")
+        data = await upload.read()
+        files = await run_in_threadpool(transfer.unzip, data)
+        if "async" in request.query_params:
+            task = Task("Import csv file", user=user)
+
+            def work(t: Task) -> None:
+                t0 = time.monotonic()
+                transfer.import_files(store, schema, files, task=t, user=user)
+                t.complete(f"Import csv file in {int((time.monotonic() - t0) * 1000)}ms")
+            server.tasks.submit(task, work)
+            return JSONResponse({"id": task.id, "url": f"/{schema}/api/tasks/{task.id}"})
+        t0 = time.monotonic()
+        await run_in_threadpool(lambda: transfer.import_files(store, schema, files, user=user))
+        return _text(f"Import success in {int((time.monotonic() - t0) * 1000)}ms")
+    return _handler(handle)
+
+
+def task_endpoint(server: SandboxServer):
+    async def handle(request: Request) -> Response:
+        user, sid = _user(server, request)
+        if user != "admin":
+            raise SandboxError("Unable to get task: can only be done by admin")
+        task_id = request.path_params.get("id")
+        if task_id is None:
+            tasks = [{"id": t.id, "description": t.description, "status": t.status,
+                      "url": f"/api/tasks/{t.id}", "deleteUrl": f"/api/tasks/{t.id}"}
+                     for t in server.tasks.tasks.values()]
+            return _text(json.dumps({"clearUrl": "/api/tasks/clear", "tasks": tasks}, indent=2))
+        t = server.tasks.get(task_id)
+        if t is None:
+            raise SandboxError(f"getTask({task_id}) failed: task unknown")
+        return _text(json.dumps(t.to_json(), indent=2))
+    return _handler(handle)
+
+
+def create_app(store: Store, *, admin_password: str = "admin", secret_file: Path | None = None,
+               server: SandboxServer | None = None) -> Starlette:
+    """The ASGI app over a store (also usable with httpx.ASGITransport)."""
+    server = server or SandboxServer(store, admin_password=admin_password, secret_file=secret_file)
+    gql = graphql_endpoint(server)
+    methods = ["GET", "POST"]
+    routes = [
+        Route("/api/graphql", gql, methods=methods),
+        Route("/api/tasks", task_endpoint(server), methods=["GET"]),
+        Route("/api/tasks/{id}", task_endpoint(server), methods=["GET"]),
+        Route("/apps/{app}/graphql", gql, methods=methods),
+        Route("/apps/{app}/{schema2}/graphql", gql, methods=methods),
+        Route("/{schema}/graphql", gql, methods=methods),
+        Route("/{schema}/api/csv", csv_schema(server), methods=["GET", "POST", "DELETE"]),
+        Route("/{schema}/api/csv/{table}", csv_table(server), methods=["GET", "POST", "DELETE"]),
+        Route("/{schema}/api/zip", zip_endpoint(server), methods=["GET", "POST"]),
+        Route("/{schema}/api/tasks/{id}", task_endpoint(server), methods=["GET"]),
+        Route("/{schema}/{app}/graphql", gql, methods=methods),
+    ]
+    app = Starlette(routes=routes)
+    app.state.server = server
+    return app
+

@@ -1,0 +1,142 @@
+"""Users, sessions and tokens of the sandbox (HS256 JSON web tokens, EMX2's messages)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from pathlib import Path
+
+from emx2tui.sandbox.errors import SandboxError
+from emx2tui.sandbox.store import Store
+
+ANONYMOUS = "anonymous"
+TEMPORARY_SECONDS = 30 * 60
+LONG_SECONDS = 100 * 365 * 24 * 3600
+# Anonymous users may view these schemas (EMX2's catalogue set-up grants this).
+ANONYMOUS_VIEW = ("CatalogueOntologies",)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class Auth:
+    def __init__(self, store: Store, admin_password: str = "admin",
+                 secret_file: Path | None = None) -> None:
+        self.store = store
+        self.users: dict[str, str] = {"admin": admin_password}
+        self.sessions: dict[str, dict] = {}
+        self.named_tokens: set[tuple[str, str]] = set()
+        if secret_file is not None and secret_file.exists():
+            self.secret = secret_file.read_bytes()
+        else:
+            self.secret = secrets.token_bytes(32)
+            if secret_file is not None:
+                secret_file.parent.mkdir(parents=True, exist_ok=True)
+                secret_file.write_bytes(self.secret)
+                secret_file.chmod(0o600)
+
+    # ------------------------------------------------------------------ tokens
+    def _sign(self, payload: dict) -> str:
+        head = _b64(json.dumps({"alg": "HS256"}).encode())
+        body = _b64(json.dumps(payload, separators=(",", ":")).encode())
+        sig = hmac.new(self.secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        return f"{head}.{body}.{_b64(sig)}"
+
+    def temporary_token(self, user: str) -> str:
+        now = int(time.time())
+        return self._sign({"sub": user, "jti": "temporary", "iat": now, "exp": now + TEMPORARY_SECONDS})
+
+    def verify(self, token: str) -> str:
+        """The user a token belongs to; 400 `Invalid token or token expired` otherwise."""
+        try:
+            head, body, sig = token.strip().split(".")
+            want = hmac.new(self.secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+            if not hmac.compare_digest(want, _unb64(sig)):
+                raise ValueError("signature")
+            payload = json.loads(_unb64(body))
+        except Exception:  # noqa: BLE001 - any malformed token gets the same answer
+            raise SandboxError("Invalid token or token expired") from None
+        user = payload.get("sub")
+        if payload.get("exp", 0) < time.time() or user not in self.users:
+            raise SandboxError("Invalid token or token expired")
+        jti = payload.get("jti")
+        if jti != "temporary" and (user, jti) not in self.named_tokens:
+            raise SandboxError("Invalid token or token expired")
+        return user
+
+    # ------------------------------------------------------------------ sessions
+    def session_user(self, sid: str | None) -> str | None:
+        if not sid:
+            return None
+        s = self.sessions.get(sid)
+        if s is None or s["seen"] + TEMPORARY_SECONDS < time.time():
+            self.sessions.pop(sid or "", None)
+            return None
+        s["seen"] = time.time()
+        return s["user"]
+
+    def signin(self, ctx, email: str | None, password: str | None) -> dict:
+        if email in self.users and self.users[email] == password:
+            sid = secrets.token_urlsafe(24)
+            self.sessions[sid] = {"user": email, "seen": time.time()}
+            ctx.new_session = sid
+            return {"status": "SUCCESS", "message": f"Signed in as '{email}'",
+                    "token": self.temporary_token(email)}
+        return {"status": "FAILED", "message": f"Sign in as '{email}' failed: user or password unknown",
+                "token": None}
+
+    def signup(self, email: str | None, password: str | None) -> dict:
+        if not email or email in self.users or email == ANONYMOUS:
+            return {"status": "FAILED", "message": f"User with name '{email}' already exists"}
+        if not password or len(password) < 8:
+            return {"status": "FAILED", "message": "Password too short"}
+        self.users[email] = password
+        return {"status": "SUCCESS", "message": f"User '{email}' added"}
+
+    def signout(self, ctx) -> dict:
+        if ctx.session:
+            self.sessions.pop(ctx.session, None)
+        ctx.end_session = True
+        return {"status": "SUCCESS", "message": f"User '{ctx.user}' has signed out"}
+
+    def create_token(self, ctx, email: str | None, name: str | None) -> dict:
+        email = email or ctx.user
+        if email != ctx.user and ctx.user != "admin":
+            raise SandboxError("Create token failed: Only admins can create tokens for other users")
+        if email not in self.users:
+            raise SandboxError(f"Create token failed: user '{email}' unknown")
+        name = name or "token"
+        self.named_tokens.add((email, name))
+        now = int(time.time())
+        token = self._sign({"sub": email, "jti": name, "iat": now, "exp": now + LONG_SECONDS})
+        return {"status": "SUCCESS", "message": f"Token '{name}' created for user '{email}'",
+                "token": token}
+
+    # ------------------------------------------------------------------ permissions
+    def roles(self, user: str, schema: str) -> list[str]:
+        if user == "admin":
+            return ["Viewer", "Editor", "Manager", "Owner"]
+        if schema in ANONYMOUS_VIEW:
+            return ["Viewer"]
+        return []
+
+    def can_view(self, user: str, schema: str) -> bool:
+        return self.store.has_schema(schema) and bool(self.roles(user, schema))
+
+    def can_edit(self, user: str, schema: str) -> bool:
+        return "Editor" in self.roles(user, schema)
+
+    def is_manager(self, user: str, schema: str) -> bool:
+        return "Manager" in self.roles(user, schema)
+
+    def visible_schemas(self, user: str) -> list[str]:
+        return [s for s in self.store.schema_names() if self.roles(user, s)]

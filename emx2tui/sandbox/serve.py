@@ -1,0 +1,29 @@
+"""`emx2tui sandbox serve`: run the sandbox in the foreground."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+
+from emx2tui.sandbox.errors import SandboxError
+from emx2tui.sandbox.server import admin_password_from_env, build
+
+
+def serve_main(args) -> int:
+    password = admin_password_from_env(getattr(args, "admin_password", None))
+    try:
+        store, server, app = build(data_dir=args.data, demo=bool(args.demo),
+                                   load=list(args.load or []), admin_password=password)
+    except SandboxError as exc:
+        print(f"sandbox: {exc.message}", file=sys.stderr)
+        return 1
+    names = ", ".join(store.schema_names()) or "none"
+    print(f"EMX2 sandbox on http://{args.host}:{args.port} (schemas: {names}; "
+          f"data: {args.data or 'in memory'})", file=sys.stderr)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="off")
+    finally:
+        server.tasks.stop()
+        store.close()
+    return 0
