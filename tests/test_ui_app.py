@@ -130,7 +130,7 @@ async def test_confirmed_run_finishes_with_summary():
         summary = str(screen.query_one("#summary-text", Static).content)
         assert "Finished" in summary and "/backups/catalogue.zip" in summary
         counts = cells(screen.query_one("#summary-counts", DataTable))
-        assert ["Contacts", "3", "1", "0"] in counts
+        assert ["Contacts", "3", "1", "0", "0"] in counts
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)

@@ -32,6 +32,9 @@ def _step_names(strategy: Any) -> list[str]:
         name = s if isinstance(s, str) else (attr(s, "name") or str(s))
         if name not in names:
             names.append(name)
+    # The target is backed up before the first write; that step is part of every apply.
+    if "upload" in names and "backup" not in names:
+        names.insert(names.index("upload"), "backup")
     return names
 
 
@@ -92,7 +95,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#summary").display = False
         self.query_one("#summary-counts", DataTable).add_columns(
-            "Table", "Inserted", "Updated", "Deleted")
+            "Table", "Inserted", "Updated", "Unchanged", "Deleted")
         for event in self.plan_events:
             self._route(event)
         self.started = time.monotonic()
@@ -153,7 +156,11 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         counts = attr(result, "counts") or attr(self.finished_event, "counts") or {}
         self._settle_panes(ok)
         text = Text()
-        if ok:
+        if attr(result, "cancelled"):
+            text.append("⊘ Cancelled", style="bold yellow")
+            text.append(f" after {duration(elapsed)}: {error or 'stopped'}. ")
+            text.append(f"Nothing was written to {self.target}.")
+        elif ok:
             text.append("✔ Finished", style="bold green")
             text.append(f" in {duration(elapsed)}. ")
             totals = {k: sum(int(c.get(k, 0) or 0) for c in counts.values())
@@ -179,7 +186,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         table.clear()
         for name, c in counts.items():
             table.add_row(name, count(c.get("inserted", 0)), count(c.get("updated", 0)),
-                          count(c.get("deleted", 0)), key=name)
+                          count(c.get("unchanged", 0)), count(c.get("deleted", 0)), key=name)
         table.display = bool(counts)
         summary = self.query_one("#summary")
         summary.set_class(not ok, "-failed")
