@@ -154,12 +154,21 @@ def _system_columns(table: str) -> list[dict]:
     return out
 
 
+def _required(c: Column) -> str | None:
+    if c.key == 1:
+        return "true"
+    r = c.required
+    if r is not None and r.strip().lower() in ("true", "false"):
+        return r.strip().lower()
+    return r
+
+
 def column_meta(schema: str, table: str, c: Column) -> dict:
     ref = c.is_reference or c.is_refback
     return {
         "table": c.table, "id": c.id, "name": c.name, "label": c.label or c.name,
         "description": c.description, "position": c.position or None,
-        "columnType": c.type.upper(), "key": c.key or None, "required": c.required,
+        "columnType": c.type.upper(), "key": c.key or None, "required": _required(c),
         "readonly": True if c.readonly else None, "defaultValue": c.default_value,
         "refSchemaId": (c.ref_schema or schema) if ref else None,
         "refSchemaName": (c.ref_schema or schema) if ref else None,
