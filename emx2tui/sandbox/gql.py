@@ -18,7 +18,7 @@ from graphql import (
 )
 
 from emx2tui.emx2.model import Column, SchemaModel
-from emx2tui.emx2.names import schema_type_prefix, table_id
+from emx2tui.emx2.names import column_id, schema_type_prefix, table_id
 from emx2tui.sandbox.errors import SandboxError
 from emx2tui.sandbox.filters import input_to_row, order_sql, where_sql
 from emx2tui.sandbox.store import NUMERIC_TYPES, Store
@@ -174,8 +174,8 @@ def column_meta(schema: str, table: str, c: Column) -> dict:
         "refSchemaName": (c.ref_schema or schema) if ref else None,
         "refTableId": table_id(c.ref_table) if c.ref_table else None,
         "refTableName": c.ref_table,
-        "refLinkId": c.ref_link and c.ref_link, "refLinkName": c.ref_link,
-        "refBackId": c.ref_back and c.ref_back, "refBackName": c.ref_back,
+        "refLinkId": column_id(c.ref_link) if c.ref_link else None, "refLinkName": c.ref_link,
+        "refBackId": column_id(c.ref_back) if c.ref_back else None, "refBackName": c.ref_back,
         "refLabel": c.ref_label, "refLabelDefault": None, "validation": c.validation,
         "visible": c.visible, "computed": c.computed,
         "semantics": [s.strip() for s in c.semantics.split(",")] if c.semantics else None,
