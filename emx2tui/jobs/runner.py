@@ -121,6 +121,7 @@ class Job:
     async def apply(self, plan: Plan, emit: Emit = ignore) -> RunResult:
         """Check the plan still holds, back up the target, then send the one import."""
         started = time.monotonic()
+        self._last_backup = None
         result = RunResult(ok=False)
         try:
             async with Emx2Client(self.source) as source, Emx2Client(self.target) as target:
@@ -132,12 +133,12 @@ class Job:
                     raise PlanOutdated(f"The plan was made for schema '{plan.target_schema}', not "
                                        f"'{ctx.target_schema}'. Make the plan again.")
                 if plan.is_empty:
+                    await check_plan_current(ctx, plan, "upload")
                     emit(StepLog("upload", "Nothing to write: the target already holds these rows"))
                     result.ok = True
                 else:
                     ctx.check_cancel()
-                    result.backup_path = await run_step(
-                        ctx, "backup", lambda c: self._backup(c), unit="bytes")
+                    await run_step(ctx, "backup", self._backup, unit="bytes")
                     result.backup_path = self._last_backup
                     ctx.check_cancel()
 
