@@ -68,7 +68,8 @@ class Connection:
 
     @property
     def secrets(self) -> list[str]:
-        return [s for s in (self.token, self.password) if s]
+        # a password equal to the user name hides nothing the label does not show already
+        return [s for s in (self.token, self.password) if s and s != self.username]
 
     def with_schema(self, schema: str | None) -> "Connection":
         return Connection(self.url, schema, self.token, self.username, self.password)

@@ -58,7 +58,7 @@ class Printer:
                 total = f"/{event.total}" if event.total else ""
                 self.line(f"    [{event.done}{total}] {event.table}")
         elif isinstance(event, StepLog):
-            if event.level != "info":
+            if event.level == "error" or (event.level == "warning" and not q):
                 self.line(f"    {event.level}: {event.message}", error=event.level == "error")
             elif not q:
                 self.line(f"    {event.message}")
@@ -155,9 +155,16 @@ def confirm_deletes(plan: Plan, stdin: TextIO, printer: Printer,
                      f"without confirmation: pass --yes (stdin is not a terminal).", error=True)
         return False
     prompt = f"Delete {plan.total_delete_rows} rows from {plan.target_label}? [y/N] "
+    if ask is None:
+        if stdin is sys.stdin:
+            ask = input
+        else:
+            def ask(text: str) -> str:
+                print(text, end="", file=printer.out, flush=True)
+                return stdin.readline()
     try:
-        answer = (ask or input)(prompt)
-    except EOFError:
+        answer = ask(prompt)
+    except (EOFError, OSError):
         answer = ""
     if answer.strip().lower() not in ("y", "yes"):
         printer.line("Not confirmed; nothing was changed.", error=True)

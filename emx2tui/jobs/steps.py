@@ -277,6 +277,8 @@ async def filter_rows(ctx: JobContext) -> str:
         sp, dp = build_table_plan(
             t, spec.filter_text(X), projected, tgt_projected, keys, cols, array_columns=arrays,
             target_columns=cols, with_deletes=t in delete_names, target_digest=digest(tgt, keys))
+        src_owner = ctx.src.csv_column_owner(t)
+        dropped = [c for c in dropped if c in src_owner]
         sp.dropped_columns = dropped
         sp.blanked = blanked
         sync_plans.append(sp)
@@ -288,13 +290,13 @@ async def filter_rows(ctx: JobContext) -> str:
                 mask = pd.Series([k in gone for k in row_keys(tgt, keys)], index=tgt.index)
                 dp.deleted_frame = tgt[mask].reset_index(drop=True)
             delete_plans[t] = dp
+        ctx.emit(StepProgress(step, i, n, "tables", t))
         if sp.cleared:
             cols_txt = ", ".join(f"{c} ({k})" for c, k in sp.cleared.items())
             ctx.warn(step, f"{t}: updating {sp.updates} rows empties values of columns the source "
                            f"does not carry: {cols_txt}")
         if dropped:
             ctx.log(step, f"{t}: source columns not in the target, left out: {', '.join(dropped)}")
-        ctx.emit(StepProgress(step, i, n, "tables", t))
         ctx.log(step, f"{t}: {sp.rows} rows: {sp.inserts} new, {sp.updates} changed, {sp.unchanged} "
                       f"unchanged" + (f", {dp.deletes} to delete" if dp is not None else ""))
     for spec in ctx.delete_specs:

@@ -1,0 +1,166 @@
+"""The headless runner: plan printout, dry runs, delete confirmation, exit codes, no secrets."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from emx2tui.cli import build_parser
+from emx2tui.emx2 import csvfmt
+from emx2tui.emx2.client import Connection, Emx2Client
+from emx2tui.emx2.zipfmt import table_entries
+from emx2tui.jobs.headless import run_main, strategies_main
+
+server = pytest.importorskip("emx2tui.sandbox.server")
+
+PASSWORD = "Hdl3ss-Secret-Pw"
+
+
+@pytest.fixture()
+def sandbox(models_dir):
+    load = [("CatalogueOntologies", models_dir / "catalogue-ontologies"),
+            ("catalogue", models_dir / "catalogue"),
+            ("testCohort", models_dir / "cohort-staging")]
+    with server.start_sandbox(port=0, load=[(n, str(p)) for n, p in load],
+                              admin_password=PASSWORD) as sb:
+        yield sb
+
+
+@pytest.fixture()
+def creds(monkeypatch):
+    for side in ("SOURCE", "TARGET"):
+        monkeypatch.setenv(f"MG_{side}_USERNAME", "admin")
+        monkeypatch.setenv(f"MG_{side}_PASSWORD", PASSWORD)
+
+
+class Pipe(io.StringIO):
+    def isatty(self) -> bool:
+        return False
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def cli(argv: list[str], stdin=None) -> tuple[int, str, str]:
+    args = build_parser().parse_args(argv)
+    out, err = io.StringIO(), io.StringIO()
+    code = run_main(args, stdout=out, stderr=err, stdin=stdin or Pipe(""))
+    return code, out.getvalue(), err.getvalue()
+
+
+def flow_b(sb) -> list[str]:
+    return ["run", "CohortStagingToDataCatalogue", "--source-url", sb.url, "--source-schema", "testCohort",
+            "--target-url", sb.url, "--target-schema", "catalogue"]
+
+
+def export(sb) -> dict[str, str]:
+    async def go():
+        async with Emx2Client(Connection(sb.url, username="admin", password=PASSWORD)) as c:
+            return table_entries(await c.download_zip("catalogue"))
+    return asyncio.run(go())
+
+
+def remove_a_staging_variable(sb) -> None:
+    async def go():
+        async with Emx2Client(Connection(sb.url, username="admin", password=PASSWORD)) as c:
+            variables = await c.download_table("testCohort", "Variables")
+            values = await c.download_table("testCohort", "Variable values")
+            mappings = await c.download_table("testCohort", "Variable mappings")
+            used = set(zip(values["table"], values["variable"]))
+            for t, vs in zip(mappings["source table"], mappings["source variables"]):
+                used |= {(t, v) for v in csvfmt.split_array(vs)}
+            free = variables[[(t, n) not in used for t, n in zip(variables["table"], variables["name"])]]
+            row = free.iloc[0]
+            await c.delete_rows("testCohort", "Variables", csvfmt.write_csv(
+                ["resource", "table", "name"], [row.to_dict()]))
+    asyncio.run(go())
+
+
+def test_strategies_command_lists_flow_models_and_versions():
+    out = io.StringIO()
+    assert strategies_main(argparse.Namespace(), stdout=out) == 0
+    text = out.getvalue()
+    assert "FillStaging  (flow A" in text and "CohortStagingToDataCatalogue  (flow B" in text
+    assert "DataCatalogueFlat >=9.0.0, <10" in text and "CohortsStaging" in text
+
+
+def test_usage_errors_exit_2():
+    code, _, err = cli(["run", "NoSuchStrategy"])
+    assert code == 2 and "Known strategies" in err
+    code, _, err = cli(["run", "FillStaging"])
+    assert code == 2 and "--source-url" in err
+
+
+def test_server_down_is_one_line_exit_1(creds):
+    code, out, err = cli(["run", "FillStaging", "--source-url", "http://127.0.0.1:9", "--target-url",
+                          "http://127.0.0.1:9", "--target-schema", "x"])
+    assert code == 1
+    assert "cannot be reached" in err and "Traceback" not in out + err
+
+
+def test_wrong_password_and_unknown_schema(sandbox, monkeypatch):
+    monkeypatch.setenv("MG_SOURCE_USERNAME", "admin")
+    monkeypatch.setenv("MG_SOURCE_PASSWORD", "not-the-" + PASSWORD)
+    monkeypatch.setenv("MG_TARGET_TOKEN", "garbage-token-" + PASSWORD)
+    code, out, err = cli(flow_b(sandbox))
+    assert code == 1 and "Sign-in as 'admin'" in err
+    assert PASSWORD not in out + err
+    monkeypatch.setenv("MG_SOURCE_PASSWORD", PASSWORD)
+    monkeypatch.setenv("MG_TARGET_USERNAME", "admin")
+    monkeypatch.setenv("MG_TARGET_PASSWORD", PASSWORD)
+    monkeypatch.delenv("MG_TARGET_TOKEN")
+    argv = flow_b(sandbox)
+    argv[argv.index("catalogue")] = "noSuchSchema"
+    code, out, err = cli(argv)
+    assert code == 1 and "noSuchSchema" in err and "Traceback" not in out + err
+
+
+def test_dry_run_confirmation_and_apply(sandbox, creds):
+    # first publication: inserts only, no confirmation needed
+    code, out, err = cli(flow_b(sandbox))
+    assert code == 0, err
+    assert "Variables" in out and "Backup of the target:" in out
+    remove_a_staging_variable(sandbox)
+    before = export(sandbox)
+
+    code, out, err = cli(flow_b(sandbox) + ["--dry-run"])
+    assert code == 0 and "Dry run: nothing was changed" in out
+    assert export(sandbox) == before
+
+    code, out, err = cli(flow_b(sandbox))  # stdin is not a terminal
+    assert code == 3 and "pass --yes" in err
+    assert export(sandbox) == before
+
+    code, out, err = cli(flow_b(sandbox), stdin=Tty("n\n"))
+    assert code == 3 and export(sandbox) == before
+
+    code, out, err = cli(flow_b(sandbox) + ["--yes"])
+    assert code == 0, err
+    assert "1 deleted" in out
+    assert export(sandbox) != before
+    assert PASSWORD not in out + err
+    backups = list((Path(os.environ["EMX2TUI_DATA_DIR"]) / "backups").glob("catalogue@*.zip"))
+    assert backups and all(p.stat().st_mode & 0o777 == 0o600 for p in backups)
+
+
+def test_cli_entry_demo_dry_run_and_refusal(tmp_path):
+    env = {**os.environ, "EMX2TUI_DATA_DIR": str(tmp_path)}
+    base = [sys.executable, "-m", "emx2tui", "run", "CohortStagingToDataCatalogue", "--demo"]
+    proc = subprocess.run(base + ["--dry-run"], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Plan: CohortStagingToDataCatalogue" in proc.stdout and "Dry run" in proc.stdout
+    proc = subprocess.run(base, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+                          timeout=300)
+    assert proc.returncode == 3
+    assert "pass --yes" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "backups").exists()
