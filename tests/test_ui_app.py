@@ -80,10 +80,9 @@ async def test_preview_shows_plan_tables_and_rows():
     async with app.run_test(size=SIZE) as pilot:
         screen = await preview(pilot)
         sync = cells(screen.query_one("#sync-tables", DataTable))
-        assert sync == [["Resources", "id = NORTHSTAR", "1", "0", "1", "0"],
-                        ["Contacts", "resource = NORTHSTAR", "4", "3", "1", "0"]]
+        assert sync == [["Resources", "1", "0", "1", "0"], ["Contacts", "4", "3", "1", "0"]]
         delete = cells(screen.query_one("#delete-tables", DataTable))
-        assert delete == [["Subpopulations", "resource = NORTHSTAR", "2", "2"]]
+        assert delete == [["Subpopulations", "2", "2"]]
         assert "empty email" in str(screen.query_one("#plan-warnings", Static).content)
         rows = screen.query_one("#plan-rows", DataTable)
         assert rows.row_count == 1
@@ -92,6 +91,7 @@ async def test_preview_shows_plan_tables_and_rows():
         await settle(pilot, 0.1)
         assert rows.row_count == 4
         assert "Contacts" in str(rows.border_title)
+        assert "resource = NORTHSTAR" in str(rows.border_subtitle)
         # Switch to the rows that will be deleted.
         await pilot.press("d")
         await settle(pilot, 0.1)

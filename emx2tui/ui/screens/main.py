@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 class MainScreen(ReportsWorkerErrors, Screen[None]):
     app: "Emx2App"
 
+    # The strategy list does not swallow letters (the schema pickers search as you type).
+    AUTO_FOCUS = "#strategies"
+
     BINDINGS = [
         Binding("p", "preview", "Preview", id="preview",
                 tooltip="Plan the job and show which tables and rows will be synced and deleted"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -97,6 +98,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         self.error: str | None = None
         self.events: list[Event] = []
         self.shown: tuple[str, str] | None = None  # (kind, table) in the rows view
+        self.filter_text = ""
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -129,9 +131,9 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         sync = self.query_one("#sync-tables", DataTable)
-        sync.add_columns("Table", "Filter", "Rows", "Ins", "Upd", "Same")
+        sync.add_columns("Table", "Rows", "Insert", "Update", "Same")
         delete = self.query_one("#delete-tables", DataTable)
-        delete.add_columns("Table", "Filter", "In target", "Delete")
+        delete.add_columns("Table", "In target", "Delete")
         self.query_one("#plan-warnings", Static).display = False
         self.query_one("#plan-body").loading = True
         self.make_plan()
@@ -192,7 +194,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         self.plan = plan
         bar = self.query_one("#plan-bar", ProgressBar)
         bar.update(total=1, progress=1)
-        n_sync, n_del = len(plan.sync), len(plan.delete)
+        n_sync, n_del = len(plan.sync), len([t for t in plan.delete if _deletes(t)])
         status = self.query_one("#plan-status", Label)
         status.update(
             f"✔ {plural(plan.total_sync_rows, 'row')} in {plural(n_sync, 'table')} to sync · "
@@ -213,15 +215,15 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         sync = self.query_one("#sync-tables", DataTable)
         sync.clear()
         for t in plan.sync:
-            sync.add_row(t.table, attr(t, "filter_text") or "", count(attr(t, "rows")),
-                         count(attr(t, "inserts")), count(attr(t, "updates")),
-                         count(attr(t, "unchanged")), key=t.table)
+            changes = (attr(t, "inserts") or 0) + (attr(t, "updates") or 0)
+            sync.add_row(*_cells(t.table, attr(t, "rows"), attr(t, "inserts"), attr(t, "updates"),
+                                 attr(t, "unchanged"), quiet=not changes), key=t.table)
         sync.border_subtitle = f"{plural(n_sync, 'table')} · {plural(plan.total_sync_rows, 'row')}"
         delete = self.query_one("#delete-tables", DataTable)
         delete.clear()
         for t in plan.delete:
-            delete.add_row(t.table, attr(t, "filter_text") or "", count(attr(t, "rows")),
-                           count(_deletes(t)), key=t.table)
+            delete.add_row(*_cells(t.table, attr(t, "rows"), _deletes(t), quiet=not _deletes(t)),
+                           key=t.table)
         delete.border_subtitle = (f"{plural(n_del, 'table')} · "
                                   f"{plural(plan.total_delete_rows, 'row')}")
         delete.display = bool(plan.delete) or attr(self.strategy, "flow") == "B"
@@ -250,6 +252,8 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         plan = self._table_plan(kind, table)
         rows = self.query_one("#plan-rows", DataTable)
         rows.border_title = f"{'Rows to sync' if kind == 'sync' else 'Rows to delete'} · {table}"
+        where = attr(plan, "filter_text")
+        self.filter_text = f"where {where}" if where else "all rows"
         rows.border_subtitle = ""
         rows.loading = True
         self.load_rows(kind, table, plan)
@@ -272,7 +276,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         view.add_rows(rows)
         view.loading = False
         shown = f"first {count(len(rows))} of " if len(rows) < total else ""
-        view.border_subtitle = f"{shown}{plural(total, 'row')}"
+        view.border_subtitle = f"{self.filter_text} · {shown}{plural(total, 'row')}"
 
     @on(DataTable.RowHighlighted, "#sync-tables")
     def _sync_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -347,6 +351,13 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
                                          source=self.source, target=self.target,
                                          resource_id=self.resource_id,
                                          plan_events=list(self.events)))
+
+
+def _cells(name: str, *numbers: int | None, quiet: bool = False) -> list[Text]:
+    """A row of a plan table; rows where nothing changes are dimmed."""
+    style = "dim" if quiet else ""
+    return [Text(name, style=style)] + [Text(count(n), style=style, justify="right")
+                                        for n in numbers]
 
 
 def _deletes(table_plan: Any) -> int | None:

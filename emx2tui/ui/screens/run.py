@@ -17,7 +17,7 @@ from textual.worker import Worker
 
 from emx2tui.jobs.events import Event, RunFinished
 from emx2tui.ui.messages import JobEvent
-from emx2tui.ui.text import FLOW_NAMES, FLOW_STEPS, attr, count, duration
+from emx2tui.ui.text import FLOW_NAMES, FLOW_STEPS, attr, count, duration, plural
 from emx2tui.ui.widgets.step_pane import StepPane
 from emx2tui.ui.workers import ReportsWorkerErrors
 
@@ -177,20 +177,27 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         if backup:
             text.append("\nBackup of the target: ", style="dim")
             text.append(str(backup))
-        text.append("\nPress Escape to go back.", style="dim")
         self._show_summary(text, counts, ok)
 
     def _show_summary(self, text: Text, counts: dict[str, dict[str, int]], ok: bool) -> None:
-        self.query_one("#summary-text", Static).update(text)
         table = self.query_one("#summary-counts", DataTable)
         table.clear()
-        for name, c in counts.items():
+        changed = {name: c for name, c in counts.items()
+                   if any(c.get(k) for k in ("inserted", "updated", "deleted"))}
+        if len(changed) < len(counts):
+            text.append(f"\n{plural(len(changed), 'table')} changed; "
+                        f"{plural(len(counts) - len(changed), 'other table')} left as they were.",
+                        style="dim")
+        self.query_one("#summary-text", Static).update(text)
+        for name, c in changed.items():
             table.add_row(name, count(c.get("inserted", 0)), count(c.get("updated", 0)),
                           count(c.get("unchanged", 0)), count(c.get("deleted", 0)), key=name)
-        table.display = bool(counts)
+        table.display = bool(changed)
         summary = self.query_one("#summary")
         summary.set_class(not ok, "-failed")
         summary.display = True
+        summary.border_title = "Summary"
+        summary.border_subtitle = "Escape: back to the schemas"
         self.sub_title = "finished" if ok else "failed"
         if ok:
             self.notify(f"{self.target} is up to date.", title="Run finished")
@@ -218,7 +225,6 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         if attr(self.plan, "atomic", True):
             text.append(f"\nThe upload is one transaction, so {self.target} was not changed by "
                         "the failed import.")
-        text.append("\nPress Escape to go back.", style="dim")
         self._show_summary(text, {}, False)
 
     # ---------------------------------------------------------------- actions

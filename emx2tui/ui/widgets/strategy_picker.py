@@ -19,7 +19,7 @@ def _option_prompt(strategy: Any) -> Text:
     text = Text()
     text.append(str(attr(strategy, "title") or strategy.name), style="bold")
     flow = attr(strategy, "flow", "?")
-    text.append(f"  Flow {flow}", style="dim")
+    text.append(f"\nFlow {flow} · {strategy.name}", style="dim")
     return text
 
 
@@ -107,9 +107,9 @@ class StrategyPicker(Horizontal):
         text.append(FLOW_NAMES.get(flow, f"Flow {flow}"), style="bold")
         source_model = attr(strategy, "source_model")
         target_model = attr(strategy, "target_model")
-        if source_model or target_model:
-            text.append(f"   {_model(source_model)} → {_model(target_model)}", style="italic")
         text.append("\n")
+        if source_model or target_model:
+            text.append(f"{_model(source_model)} → {_model(target_model)}\n", style="italic")
         description = str(attr(strategy, "description") or "").strip()
         if description:
             text.append(description + "\n")
