@@ -279,3 +279,25 @@ def test_secrets_never_in_events_or_errors(sandbox):
         run(bad.plan(emit2))
     assert PASSWORD not in str(err.value)
     assert PASSWORD not in "\n".join(repr(e) for e in events2)
+
+
+def test_cancel_stops_before_anything_is_written(sandbox):
+    from emx2tui.jobs.runner import JobCancelled
+
+    job = Job("FillStaging", conn(sandbox, "catalogue"), conn(sandbox, "emptyStaging"))
+    events: list[Event] = []
+
+    def emit(e: Event) -> None:
+        events.append(e)
+        if type(e).__name__ == "StepProgress":
+            job.cancel()
+
+    with pytest.raises(JobCancelled):
+        run(job.plan(emit))
+    assert any(isinstance(e, StepFinished) and e.status == "cancelled" for e in events)
+    plan = run(job.plan())
+    before = run(export(sandbox, "emptyStaging"))
+    job.cancel()
+    result = run(job.apply(plan))
+    assert result.cancelled and not result.ok and result.backup_path is None
+    assert run(export(sandbox, "emptyStaging")) == before
