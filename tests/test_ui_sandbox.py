@@ -53,8 +53,16 @@ def table_counts(table: DataTable) -> dict[str, str]:
     return {str(table.get_row_at(i)[0]): str(table.get_row_at(i)[1]) for i in range(table.row_count)}
 
 
-async def open_preview(pilot) -> PreviewScreen:
+async def loaded(pilot) -> None:
+    """Both panes show their tables (the table counts start after the schema list is in)."""
+    screen = pilot.app.screen
+    await wait_for(pilot, lambda: screen.query_one("#source-tables", DataTable).row_count > 0
+                   and screen.query_one("#target-tables", DataTable).row_count > 0)
     await settle(pilot)
+
+
+async def open_preview(pilot) -> PreviewScreen:
+    await loaded(pilot)
     await pilot.press("p")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen))
     screen = pilot.app.screen
@@ -86,7 +94,7 @@ def test_connections_from_environment_keep_secrets_out_of_the_label():
 async def test_schema_panes_load_tables_with_counts(sandbox):
     app = demo_app(sandbox.url)
     async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
+        await loaded(pilot)
         screen = app.screen
         assert screen.query_one("#source-schema", Select).value == DEMO["staging"]
         source = table_counts(screen.query_one("#source-tables", DataTable))
@@ -97,6 +105,10 @@ async def test_schema_panes_load_tables_with_counts(sandbox):
         assert "v" in str(screen.query_one("#target-model", Static).content)
         # The empty staging area holds only its cohort's Collections row.
         screen.query_one("#source-schema", Select).value = DEMO["empty_staging"]
+        await settle(pilot)
+        await wait_for(pilot, lambda: screen.source_pane.schema == DEMO["empty_staging"]
+                       and "Collections" in table_counts(screen.query_one("#source-tables",
+                                                                        DataTable)))
         await settle(pilot)
         empty = table_counts(screen.query_one("#source-tables", DataTable))
         assert empty["Collections"] == "1" and empty["Contacts"] == "0"

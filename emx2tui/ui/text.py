@@ -69,6 +69,17 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {secs:02d} s"
 
 
+def short_path(path: str) -> str:
+    """A path with the home folder written as ~, as people read it."""
+    from pathlib import Path
+
+    try:
+        home = str(Path.home())
+    except RuntimeError:
+        return path
+    return "~" + path[len(home):] if home not in ("", "/") and path.startswith(home + "/") else path
+
+
 def attr(obj: Any, name: str, default: Any = None) -> Any:
     """Read an optional attribute of an engine object."""
     return getattr(obj, name, default) if obj is not None else default

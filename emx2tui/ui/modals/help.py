@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label, Static
+from rich.table import Table
+from textual.widgets import Label, Static
+
+
+def _keys_table(bindings: list[Binding]) -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
+    table.add_column("key", width=12, style="bold")
+    table.add_column("action", ratio=1)
+    seen: set[str] = set()
+    for b in bindings:
+        if b.action in seen or not (b.description or b.tooltip):
+            continue
+        seen.add(b.action)
+        keys = b.key_display or " / ".join(k.strip() for k in b.key.split(","))
+        table.add_row(keys, b.tooltip or b.description)
+    return table
 
 
 class HelpModal(ModalScreen[None]):
@@ -30,19 +43,7 @@ class HelpModal(ModalScreen[None]):
             with VerticalScroll(id="help-body"):
                 for title, bindings in self.sections:
                     yield Label(title, classes="help-section")
-                    table: DataTable[Any] = DataTable(cursor_type="none", show_header=False,
-                                                      classes="help-table")
-                    table.add_column("key", width=14)
-                    table.add_column("action")
-                    seen: set[str] = set()
-                    for b in bindings:
-                        if b.action in seen or not (b.description or b.tooltip):
-                            continue
-                        seen.add(b.action)
-                        keys = b.key_display or " / ".join(k.strip() for k in b.key.split(","))
-                        table.add_row(keys, b.tooltip or b.description)
-                    table.styles.height = len(table.rows)
-                    yield table
+                    yield Static(_keys_table(bindings), classes="help-table")
 
     def action_close(self) -> None:
         self.dismiss(None)

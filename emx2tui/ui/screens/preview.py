@@ -356,7 +356,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
 def _cells(name: str, *numbers: int | None, quiet: bool = False) -> list[Text]:
     """A row of a plan table; rows where nothing changes are dimmed."""
     style = "dim" if quiet else ""
-    return [Text(name, style=style)] + [Text(count(n), style=style, justify="right")
+    return [Text(name, style=style)] + [Text(count(n), style=style)
                                         for n in numbers]
 
 

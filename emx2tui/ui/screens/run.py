@@ -11,13 +11,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Vertical
 from textual.message import Message
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
 from emx2tui.jobs.events import Event, RunFinished
 from emx2tui.ui.messages import JobEvent
-from emx2tui.ui.text import FLOW_NAMES, FLOW_STEPS, attr, count, duration, plural
+from emx2tui.ui.text import FLOW_NAMES, FLOW_STEPS, attr, count, duration, plural, short_path
 from emx2tui.ui.widgets.step_pane import StepPane
 from emx2tui.ui.workers import ReportsWorkerErrors
 
@@ -40,6 +41,8 @@ def _step_names(strategy: Any) -> list[str]:
 
 class RunScreen(ReportsWorkerErrors, Screen[None]):
     app: "Emx2App"
+
+    running: reactive[bool] = reactive(False)
 
     class Ended(Message):
         """Posted after the run's own events, so the summary comes after all of them."""
@@ -70,7 +73,6 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.result: Any | None = None
         self.finished_event: RunFinished | None = None
         self.started = 0.0
-        self.running = False
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -176,7 +178,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
                             "by the failed import.")
         if backup:
             text.append("\nBackup of the target: ", style="dim")
-            text.append(str(backup))
+            text.append(short_path(str(backup)))
         self._show_summary(text, counts, ok)
 
     def _show_summary(self, text: Text, counts: dict[str, dict[str, int]], ok: bool) -> None:
@@ -228,6 +230,17 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self._show_summary(text, {}, False)
 
     # ---------------------------------------------------------------- actions
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Cancel only while running, close only after: the footer greys out the other."""
+        if action == "cancel_run":
+            return True if self.running else None
+        if action == "close":
+            return None if self.running else True
+        return True
+
+    def watch_running(self) -> None:
+        self.refresh_bindings()
+
     def action_cancel_run(self) -> None:
         if not self.running:
             self.notify("The run has already ended.", timeout=2)

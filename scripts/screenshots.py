@@ -1,0 +1,165 @@
+"""Make the README screenshots: the app on a sandbox with the demo data, driven by Pilot.
+
+    python scripts/screenshots.py [--out screenshots] [--size 140x42]
+
+Writes SVGs (and PNGs when rsvg-convert is installed) of the main screen, the preview, the
+delete confirmation, a run in progress and a finished run. The pipeline is held once, just
+after the import was sent, so the in-progress picture is the same every time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORT = 18080
+sys.path.insert(0, str(ROOT))
+
+
+async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise TimeoutError("the app did not reach the expected state")
+        await pilot.pause(0.05)
+
+
+async def settle(pilot) -> None:
+    from textual.worker import WorkerCancelled, WorkerFailed
+
+    with suppress(WorkerFailed, WorkerCancelled):
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.3)
+
+
+async def shoot(url: str, out: Path, size: tuple[int, int]) -> list[Path]:
+    from emx2tui.emx2.client import Connection, Emx2Client
+    from emx2tui.ui.launch import DEMO_STRATEGY, build_app, demo_names
+    from emx2tui.ui.screens.preview import PreviewScreen
+    from emx2tui.ui.screens.run import RunScreen
+
+    # Hold the first poll of the server's import task until the in-progress shot is taken.
+    held, release = asyncio.Event(), asyncio.Event()
+    poll_task = Emx2Client.task
+
+    async def held_task(self, task_id: str) -> dict:
+        if not release.is_set():
+            held.set()
+            await release.wait()
+        return await poll_task(self, task_id)
+
+    Emx2Client.task = held_task  # type: ignore[method-assign]
+
+    server = Connection(url, username="admin", password="admin")
+    names = demo_names()
+    app = build_app(server, server, source_schema=names["source"], target_schema=names["target"],
+                    strategy=DEMO_STRATEGY)
+    files: list[Path] = []
+
+    def save(name: str) -> None:
+        files.append(Path(app.save_screenshot(f"{name}.svg", str(out))))
+        print(f"  {name}.svg")
+
+    try:
+        async with app.run_test(size=size) as pilot:
+            main = app.screen
+            await wait_for(pilot, lambda: main.source_pane.counts and main.target_pane.counts)
+            await settle(pilot)
+            save("main")
+
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen))
+            preview = app.screen
+            await wait_for(pilot, lambda: preview.plan is not None or preview.error is not None)
+            await settle(pilot)
+            # Show a table whose rows change, with their actions.
+            changed = [i for i, t in enumerate(preview.plan.sync) if t.inserts or t.updates]
+            for _ in range(changed[-1] if changed else 0):
+                await pilot.press("down")
+            await settle(pilot)
+            save("preview")
+
+            await pilot.press("r")
+            await pilot.pause(0.3)
+            save("confirm-delete")
+
+            await pilot.press("y")
+            await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+            run = app.screen
+            await wait_for(pilot, held.is_set)
+            await pilot.pause(0.5)
+            save("run-in-progress")
+            release.set()
+
+            await wait_for(pilot, lambda: not run.running)
+            await pilot.pause(0.5)
+            save("run-finished")
+
+            await pilot.press("f1")
+            await pilot.pause(0.3)
+            save("help")
+    finally:
+        Emx2Client.task = poll_task  # type: ignore[method-assign]
+    return files
+
+
+def free_port(preferred: int) -> int:
+    """The preferred port when it is free (stable pictures), else any free one."""
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+        except OSError:
+            return 0
+    return preferred
+
+
+def to_png(files: list[Path]) -> None:
+    converter = shutil.which("rsvg-convert")
+    if converter is None:
+        print("rsvg-convert not found; SVGs only (apt-get install librsvg2-bin for PNGs)")
+        return
+    for svg in files:
+        subprocess.run([converter, "-o", str(svg.with_suffix(".png")), str(svg)], check=True)
+        print(f"  {svg.with_suffix('.png').name}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "screenshots"), help="output folder")
+    parser.add_argument("--size", default="140x42", help="terminal size, COLSxROWS")
+    args = parser.parse_args()
+    cols, rows = (int(x) for x in args.size.lower().split("x"))
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+
+    # Backups of the demo run go to a throwaway folder, named relatively so that the pictures
+    # show a short path rather than this machine's folders.
+    work = tempfile.mkdtemp(prefix="emx2tui-shots-")
+    here = os.getcwd()
+    os.chdir(work)
+    os.environ["EMX2TUI_DATA_DIR"] = "emx2tui-data"
+    from emx2tui.sandbox.server import start_sandbox
+
+    try:
+        with start_sandbox(port=free_port(PORT), demo=True, admin_password="admin") as sandbox:
+            print(f"sandbox at {sandbox.url}; writing to {out}")
+            files = asyncio.run(shoot(sandbox.url, out, (cols, rows)))
+    finally:
+        os.chdir(here)
+        shutil.rmtree(work, ignore_errors=True)
+    to_png(files)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
