@@ -74,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="load an EMX2 folder or zip as SCHEMA (repeatable, loaded in order)")
     serve.add_argument("--admin-password", metavar="PW", default=None,
                        help="password of user admin (env MOLGENIS_ADMIN_PW; default 'admin')")
+    serve.add_argument("--fault", metavar="KIND[:key=value,...]", action="append", default=[],
+                       help="inject a fault for reliability tests (repeatable): task-error, "
+                            "http500, hang, drop, slow or expire-token, with options nth, times, "
+                            "path, method, message, seconds; e.g. http500:nth=3,path=/api/zip")
     return parser
 
 

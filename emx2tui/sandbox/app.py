@@ -19,6 +19,7 @@ from starlette.routing import Route
 from emx2tui.sandbox import transfer
 from emx2tui.sandbox.auth import ANONYMOUS, Auth
 from emx2tui.sandbox.errors import SandboxError
+from emx2tui.sandbox.faults import Faults
 from emx2tui.sandbox.filters import where_sql
 from emx2tui.sandbox.gql import Ctx, build_database_schema, build_schema_schema
 from emx2tui.sandbox.store import Store
@@ -39,7 +40,9 @@ class SandboxServer:
                  secret_file: Path | None = None) -> None:
         self.store = store
         self.auth = Auth(store, admin_password, secret_file)
-        self.tasks = TaskService()
+        self.faults = Faults()
+        self.faults.on_expire_tokens = self.auth.expire_all_tokens
+        self.tasks = TaskService(fault_hook=self.faults.task_error)
         self._gql_cache: dict[tuple, object] = {}
         self._gql_lock = threading.Lock()
 
@@ -107,6 +110,15 @@ def _editable(server: SandboxServer, user: str, schema: str) -> None:
         raise SandboxError(f"Transaction failed: permission denied for schema {schema}")
 
 
+def drop_nulls(value):
+    """EMX2 writes GraphQL answers with Jackson's NON_NULL inclusion: null fields are left out."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
+
+
 def _text(body: str, media: str = "text/plain") -> Response:
     return Response(body, media_type=media)
 
@@ -137,7 +149,7 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
         else:
             msg = err.message
         return 400, {"errors": [{"message": msg}]}, ctx
-    return 200, {"data": result.data}, ctx
+    return 200, {"data": drop_nulls(result.data)}, ctx
 
 
 def graphql_endpoint(server: SandboxServer):
@@ -368,5 +380,18 @@ def create_app(store: Store, *, admin_password: str = "admin", secret_file: Path
     ]
     app = Starlette(routes=routes)
     app.state.server = server
-    return app
+    return FaultingApp(app, server)
+
+
+class FaultingApp:
+    """The Starlette app behind the fault-injection middleware (`server.faults`)."""
+
+    def __init__(self, app: Starlette, server: SandboxServer) -> None:
+        self.app = app
+        self.state = app.state
+        self.server = server
+        self._wrapped = server.faults.wrap(app)
+
+    async def __call__(self, scope, receive, send) -> None:
+        await self._wrapped(scope, receive, send)
 

@@ -20,6 +20,10 @@ LONG_SECONDS = 100 * 365 * 24 * 3600
 ANONYMOUS_VIEW = ("CatalogueOntologies",)
 
 
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -35,6 +39,7 @@ class Auth:
         self.users: dict[str, str] = {"admin": admin_password}
         self.sessions: dict[str, dict] = {}
         self.named_tokens: set[tuple[str, str]] = set()
+        self.tokens_valid_from = 0  # tokens issued up to this moment (ms) are expired
         if secret_file is not None and secret_file.exists():
             self.secret = secret_file.read_bytes()
         else:
@@ -53,7 +58,8 @@ class Auth:
 
     def temporary_token(self, user: str) -> str:
         now = int(time.time())
-        return self._sign({"sub": user, "jti": "temporary", "iat": now, "exp": now + TEMPORARY_SECONDS})
+        return self._sign({"sub": user, "jti": "temporary", "iat": now, "exp": now + TEMPORARY_SECONDS,
+                           "ims": _ms()})
 
     def verify(self, token: str) -> str:
         """The user a token belongs to; 400 `Invalid token or token expired` otherwise."""
@@ -66,12 +72,18 @@ class Auth:
         except Exception:  # noqa: BLE001 - any malformed token gets the same answer
             raise SandboxError("Invalid token or token expired") from None
         user = payload.get("sub")
-        if payload.get("exp", 0) < time.time() or user not in self.users:
+        if (payload.get("exp", 0) < time.time() or user not in self.users
+                or payload.get("ims", 0) <= self.tokens_valid_from):
             raise SandboxError("Invalid token or token expired")
         jti = payload.get("jti")
         if jti != "temporary" and (user, jti) not in self.named_tokens:
             raise SandboxError("Invalid token or token expired")
         return user
+
+    def expire_all_tokens(self) -> None:
+        """Every token issued up to now stops working (as if its expiry had passed)."""
+        self.tokens_valid_from = _ms()
+        time.sleep(0.002)  # a token minted right after this must not share the millisecond
 
     # ------------------------------------------------------------------ sessions
     def session_user(self, sid: str | None) -> str | None:
@@ -117,7 +129,8 @@ class Auth:
         name = name or "token"
         self.named_tokens.add((email, name))
         now = int(time.time())
-        token = self._sign({"sub": email, "jti": name, "iat": now, "exp": now + LONG_SECONDS})
+        token = self._sign({"sub": email, "jti": name, "iat": now, "exp": now + LONG_SECONDS,
+                            "ims": _ms()})
         return {"status": "SUCCESS", "message": f"Token '{name}' created for user '{email}'",
                 "token": token}
 

@@ -14,16 +14,20 @@ def serve_main(args) -> int:
     password = admin_password_from_env(getattr(args, "admin_password", None))
     try:
         store, server, app = build(data_dir=args.data, demo=bool(args.demo),
-                                   load=list(args.load or []), admin_password=password)
+                                   load=list(args.load or []), admin_password=password,
+                                   faults=list(getattr(args, "fault", None) or []))
     except SandboxError as exc:
         print(f"sandbox: {exc.message}", file=sys.stderr)
         return 1
     names = ", ".join(store.schema_names()) or "none"
+    armed = "; faults: " + ", ".join(f.kind for f in server.faults.armed) if server.faults.armed else ""
     print(f"EMX2 sandbox on http://{args.host}:{args.port} (schemas: {names}; "
-          f"data: {args.data or 'in memory'})", file=sys.stderr)
+          f"data: {args.data or 'in memory'}{armed})", file=sys.stderr, flush=True)
     try:
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="off")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", lifespan="off",
+                    timeout_graceful_shutdown=2)
     finally:
+        server.faults.release()
         server.tasks.stop()
         store.close()
     return 0

@@ -28,14 +28,17 @@ def open_store(data_dir: str | Path | None) -> Store:
 
 
 def build(*, data_dir: str | Path | None = None, demo: bool = False,
-          load: Iterable[str | tuple[str, str]] = (), admin_password: str = "admin"):
-    """Store (seeded as asked) and ASGI app, without serving it."""
+          load: Iterable[str | tuple[str, str]] = (), admin_password: str = "admin",
+          faults: Iterable[str] = ()):
+    """Store (seeded as asked) and ASGI app, without serving it. `faults` are `--fault` specs."""
     store = open_store(data_dir)
     if demo:
         load_demo(store)
     load_specs(store, load)
     secret = Path(data_dir) / "token.secret" if data_dir else None
     server = SandboxServer(store, admin_password=admin_password, secret_file=secret)
+    for spec in faults:
+        server.faults.add_spec(spec)
     return store, server, create_app(store, server=server)
 
 
@@ -46,7 +49,7 @@ def _free_port(host: str) -> int:
 
 
 class SandboxHandle:
-    """A running sandbox: `.url`, `.store`, `.server`, `.stop()`; also a context manager."""
+    """A running sandbox: `.url`, `.store`, `.server`, `.faults`, `.stop()`; a context manager."""
 
     def __init__(self, store: Store, server: SandboxServer, uv: uvicorn.Server,
                  thread: threading.Thread, host: str, port: int) -> None:
@@ -58,7 +61,13 @@ class SandboxHandle:
         self._uv = uv
         self._thread = thread
 
+    @property
+    def faults(self):
+        """Fault injection (`emx2tui.sandbox.faults.Faults`): `handle.faults.add("http500", nth=2)`."""
+        return self.server.faults
+
     def stop(self) -> None:
+        self.server.faults.release()
         self._uv.should_exit = True
         self._thread.join(timeout=10)
         self.server.tasks.stop()
@@ -73,13 +82,13 @@ class SandboxHandle:
 
 def start_sandbox(*, host: str = "127.0.0.1", port: int = 0, data_dir: str | Path | None = None,
                   demo: bool = False, load: Iterable[str | tuple[str, str]] = (),
-                  admin_password: str = "admin") -> SandboxHandle:
+                  admin_password: str = "admin", faults: Iterable[str] = ()) -> SandboxHandle:
     """Serve a sandbox on a background thread and return once it accepts connections."""
     store, server, app = build(data_dir=data_dir, demo=demo, load=load,
-                               admin_password=admin_password)
+                               admin_password=admin_password, faults=faults)
     port = port or _free_port(host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                            access_log=False)
+                            access_log=False, timeout_graceful_shutdown=2)
     uv = uvicorn.Server(config)
     uv.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     thread = threading.Thread(target=uv.run, name="sandbox-http", daemon=True)

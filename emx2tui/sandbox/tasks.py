@@ -86,7 +86,8 @@ class Task:
 class TaskService:
     """Keeps tasks by id and runs submitted work on one background thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, fault_hook: Callable[[], str | None] | None = None) -> None:
+        self.fault_hook = fault_hook
         self.tasks: dict[str, Task] = {}
         self._queue: queue.Queue = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name="sandbox-tasks", daemon=True)
@@ -119,6 +120,10 @@ class TaskService:
                 return
             task, work = item
             task.start()
+            injected = self.fault_hook() if self.fault_hook is not None else None
+            if injected is not None:
+                task.fail(f"Import failed: {injected}")
+                continue
             try:
                 work(task)
             except Exception as exc:  # noqa: BLE001 - a failed task reports, it does not crash
