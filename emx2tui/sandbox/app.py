@@ -16,13 +16,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from emx2tui.emx2 import csvfmt
 from emx2tui.sandbox import transfer
 from emx2tui.sandbox.auth import ANONYMOUS, Auth
 from emx2tui.sandbox.errors import SandboxError
 from emx2tui.sandbox.faults import Faults
 from emx2tui.sandbox.filters import where_sql
 from emx2tui.sandbox.gql import Ctx, build_database_schema, build_schema_schema
-from emx2tui.sandbox.store import Store
+from emx2tui.sandbox.store import Store, q
 from emx2tui.sandbox.tasks import Task, TaskService
 
 log = logging.getLogger("emx2tui.sandbox")
@@ -208,7 +209,21 @@ def csv_table(server: SandboxServer):
         user, _ = _user(server, request)
         store = server.store
         _visible(server, user, schema)
-        table = store.find_table(schema, request.path_params["table"])
+        special = request.path_params["table"]
+        if request.method == "GET" and special in ("members", "settings"):
+            # these routes shadow tables of the same name on GET, as in EMX2
+            if special == "members":
+                if not server.auth.is_manager(user, schema):
+                    raise SandboxError("Unauthorized to get schema members")
+                rows = [{"user": m["email"], "role": m["role"]}
+                        for m in server.auth.member_list(schema)]
+                body = csvfmt.write_csv(["user", "role"], rows)
+            else:
+                rows = [{"table": "", "key": k, "value": v}
+                        for k, v in store.model(schema).settings.items()]
+                body = csvfmt.write_csv(["table", "key", "value"], rows)
+            return Response(body, media_type="text/csv; charset=UTF-8")
+        table = store.find_table(schema, special)
         if request.method == "GET":
             qp = request.query_params
             system = (qp.get("includeSystemColumns") or "").lower() == "true"
@@ -341,6 +356,36 @@ def zip_endpoint(server: SandboxServer):
     return _handler(handle)
 
 
+def file_endpoint(server: SandboxServer):
+    async def handle(request: Request) -> Response:
+        schema = request.path_params["schema"]
+        user, _ = _user(server, request)
+        _visible(server, user, schema)
+        store = server.store
+        model = store.model(schema)
+        name = request.path_params["table"]
+        # only the exact table name or id, and the exact column name (unlike the CSV/ZIP routes)
+        table = name if name in model.tables else next(
+            (t.name for t in model.tables.values() if t.id == name), None)
+        if table is None:
+            raise SandboxError(f"Table {name} unknown")
+        column = request.path_params["column"]
+        col = next((c for c in model.columns(table) if c.name == column and c.is_file), None)
+        if col is None:
+            raise SandboxError(f"Column {column} unknown in table {table}")
+        fid = request.path_params["id"]
+        params: list = [fid]
+        rows = store.select(schema, table, where=f"s.{q(col.name)} = ?", params=params)
+        stored = store.get_file(fid) if rows else None
+        if stored is None:
+            raise SandboxError(f"Download failed: file id '{fid}' not found in table {table}")
+        contents, filename, ext, mime = stored
+        shown = filename or f"{column}.{ext or ''}"
+        return Response(contents or b"", media_type=mime or "application/octet-stream",
+                        headers={"Content-Disposition": f"inline; filename={shown}"})
+    return _handler(handle)
+
+
 def task_endpoint(server: SandboxServer):
     async def handle(request: Request) -> Response:
         user, sid = _user(server, request)
@@ -359,6 +404,13 @@ def task_endpoint(server: SandboxServer):
     return _handler(handle)
 
 
+async def home(request: Request) -> Response:
+    """The landing page (EMX2 serves its web app here; clients only probe that it answers)."""
+    return Response("<!doctype html><title>MOLGENIS EMX2 sandbox</title>"
+                    "<p>EMX2-compatible sandbox: <a href='/api/graphql'>/api/graphql</a></p>",
+                    media_type="text/html")
+
+
 def create_app(store: Store, *, admin_password: str = "admin", secret_file: Path | None = None,
                server: SandboxServer | None = None) -> Starlette:
     """The ASGI app over a store (also usable with httpx.ASGITransport)."""
@@ -366,6 +418,7 @@ def create_app(store: Store, *, admin_password: str = "admin", secret_file: Path
     gql = graphql_endpoint(server)
     methods = ["GET", "POST"]
     routes = [
+        Route("/", home, methods=["GET", "HEAD"]),
         Route("/api/graphql", gql, methods=methods),
         Route("/api/tasks", task_endpoint(server), methods=["GET"]),
         Route("/api/tasks/{id}", task_endpoint(server), methods=["GET"]),
@@ -375,6 +428,7 @@ def create_app(store: Store, *, admin_password: str = "admin", secret_file: Path
         Route("/{schema}/api/csv", csv_schema(server), methods=["GET", "POST", "DELETE"]),
         Route("/{schema}/api/csv/{table}", csv_table(server), methods=["GET", "POST", "DELETE"]),
         Route("/{schema}/api/zip", zip_endpoint(server), methods=["GET", "POST"]),
+        Route("/{schema}/api/file/{table}/{column}/{id}", file_endpoint(server), methods=["GET"]),
         Route("/{schema}/api/tasks/{id}", task_endpoint(server), methods=["GET"]),
         Route("/{schema}/{app}/graphql", gql, methods=methods),
     ]

@@ -18,6 +18,8 @@ TEMPORARY_SECONDS = 30 * 60
 LONG_SECONDS = 100 * 365 * 24 * 3600
 # Anonymous users may view these schemas (EMX2's catalogue set-up grants this).
 ANONYMOUS_VIEW = ("CatalogueOntologies",)
+# EMX2's system roles, weakest first; each includes the rights of the ones before it.
+SYSTEM_ROLES = ("Exists", "Range", "Aggregator", "Count", "Viewer", "Editor", "Manager", "Owner")
 
 
 def _ms() -> int:
@@ -39,6 +41,7 @@ class Auth:
         self.users: dict[str, str] = {"admin": admin_password}
         self.sessions: dict[str, dict] = {}
         self.named_tokens: set[tuple[str, str]] = set()
+        self.members: dict[str, dict[str, str]] = {}  # schema -> user -> system role
         self.tokens_valid_from = 0  # tokens issued up to this moment (ms) are expired
         if secret_file is not None and secret_file.exists():
             self.secret = secret_file.read_bytes()
@@ -136,14 +139,23 @@ class Auth:
 
     # ------------------------------------------------------------------ permissions
     def roles(self, user: str, schema: str) -> list[str]:
+        """The roles a user holds on a schema, weakest first (a role includes the weaker ones)."""
         if user == "admin":
-            return ["Viewer", "Editor", "Manager", "Owner"]
+            return list(SYSTEM_ROLES[4:])
+        members = self.members.get(schema, {})
+        granted = [members.get(user), members.get(ANONYMOUS)]
+        if user != ANONYMOUS:
+            granted.append(members.get("user"))  # EMX2's pseudo-member for every signed-in user
         if schema in ANONYMOUS_VIEW:
-            return ["Viewer"]
-        return []
+            granted.append("Viewer")
+        levels = [SYSTEM_ROLES.index(r) for r in granted if r in SYSTEM_ROLES]
+        if not levels:
+            return []
+        top = max(levels)
+        return [r for r in SYSTEM_ROLES[4:top + 1]] or [SYSTEM_ROLES[top]]
 
     def can_view(self, user: str, schema: str) -> bool:
-        return self.store.has_schema(schema) and bool(self.roles(user, schema))
+        return self.store.has_schema(schema) and "Viewer" in self.roles(user, schema)
 
     def can_edit(self, user: str, schema: str) -> bool:
         return "Editor" in self.roles(user, schema)
@@ -153,3 +165,21 @@ class Auth:
 
     def visible_schemas(self, user: str) -> list[str]:
         return [s for s in self.store.schema_names() if self.roles(user, s)]
+
+    # ------------------------------------------------------------------ members
+    def set_member(self, schema: str, user: str, role: str) -> None:
+        if role not in SYSTEM_ROLES:
+            raise SandboxError(f"Add member(s) failed: Role {role} doesn't exist in schema {schema}")
+        if not user:
+            raise SandboxError("Add member(s) failed: user name missing")
+        self.members.setdefault(schema, {})[user] = role
+
+    def remove_member(self, schema: str, user: str) -> None:
+        self.members.get(schema, {}).pop(user, None)
+
+    def member_list(self, schema: str) -> list[dict]:
+        return [{"email": u, "role": r} for u, r in sorted(self.members.get(schema, {}).items())]
+
+    def add_user(self, name: str, password: str) -> None:
+        """Create (or reset) a user; for tests and `--user` style set-ups."""
+        self.users[name] = password

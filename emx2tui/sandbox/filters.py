@@ -264,7 +264,7 @@ def order_sql(store: Store, schema: str, table: str, orderby: object, alias: str
             if base in NUMERIC_TYPES:
                 out.append(f"CAST({alias}.{q(c.name)} AS REAL) {d}")
             elif base in ("string", "text", "email", "hyperlink"):
-                out.append(f"lower({alias}.{q(c.name)}) {d}")
+                out.append(f"{alias}.{q(c.name)} COLLATE mg_numeric {d}")
             else:
                 out.append(f"{alias}.{q(c.name)} {d}")
     return ", ".join(out)

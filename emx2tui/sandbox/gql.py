@@ -19,6 +19,7 @@ from graphql import (
 
 from emx2tui.emx2.model import Column, SchemaModel
 from emx2tui.emx2.names import column_id, schema_type_prefix, table_id
+from emx2tui.sandbox.auth import SYSTEM_ROLES
 from emx2tui.sandbox.errors import SandboxError
 from emx2tui.sandbox.filters import input_to_row, order_sql, where_sql
 from emx2tui.sandbox.store import NUMERIC_TYPES, Store
@@ -122,9 +123,12 @@ Permission = GraphQLObjectType("MolgenisPermission", {
 Role = GraphQLObjectType("MolgenisRole", {
     "name": GraphQLField(GraphQLString), "system": GraphQLField(GraphQLBoolean),
     "permissions": GraphQLField(L(Permission))})
+MemberInput = GraphQLInputObjectType("MolgenisMembersInput", {
+    "email": GraphQLInputField(GraphQLString), "role": GraphQLInputField(GraphQLString)})
+DropSettingInput = GraphQLInputObjectType("DropSettingsInput", {
+    "key": GraphQLInputField(GraphQLString), "tableId": GraphQLInputField(GraphQLString)})
 Member = GraphQLObjectType("MolgenisMember", {
     "email": GraphQLField(GraphQLString), "role": GraphQLField(GraphQLString)})
-SYSTEM_ROLES = ["Exists", "Range", "Aggregator", "Count", "Viewer", "Editor", "Manager", "Owner"]
 
 
 def _schema_meta_type(with_members: bool) -> GraphQLObjectType:
@@ -328,8 +332,10 @@ class TypeBuilder:
                 return None
             fname = row.get(c.name + "_filename")
             ext = fname.rsplit(".", 1)[1] if fname and "." in fname else None
-            return {"id": fid, "filename": fname, "extension": ext, "size": None,
-                    "url": f"/{schema}/api/file/{table}/{c.id}/{fid}"}
+            stored = self.store.get_file(fid)
+            size = len(stored[0] or b"") if stored else None
+            return {"id": fid, "filename": fname, "extension": ext, "size": size,
+                    "url": f"/{schema}/api/file/{table}/{c.name}/{fid}"}
         return resolve
 
     def _fetch(self, ctx: Ctx, schema: str, table: str, key: dict) -> dict | None:
@@ -639,7 +645,9 @@ def build_schema_schema(store: Store, schema: str, *, anonymous: bool, manager: 
     fields = dict(_common_queries())
 
     def schema_field(_root, info):
-        return schema_meta(store, schema)
+        meta = schema_meta(store, schema)
+        meta["members"] = info.context.server.auth.member_list(schema)
+        return meta
 
     fields["_schema"] = GraphQLField(SchemaMetaAdmin if manager else SchemaMetaPlain,
                                      resolve=schema_field)
@@ -740,21 +748,47 @@ def build_schema_schema(store: Store, schema: str, *, anonymous: bool, manager: 
                 names.append(found.name)
         return {"status": "SUCCESS", "message": f"Truncated tables: {', '.join(names)}"}
 
-    def change(_root, info, settings=None, **_kw):
+    def change(_root, info, settings=None, members=None, **_kw):
         ctx: Ctx = info.context
         if not manager:
             raise SandboxError("Transaction failed: permission denied")
+        auth = ctx.server.auth
+        for m in members or []:
+            if m.get("role") not in SYSTEM_ROLES:
+                raise SandboxError(f"Transaction failed: Add member(s) failed: Role {m.get('role')} "
+                                   f"doesn't exist in schema {schema}")
         with store.transaction(user=ctx.user):
             st = store._writable(schema)
             for s in settings or []:
                 if s.get("key"):
                     st.model.settings[s["key"]] = s.get("value")
             store._save_meta(st)
+        for m in members or []:
+            auth.set_member(schema, m.get("email"), m.get("role"))
         return {"status": "SUCCESS", "message": "Meta update success"}
+
+    def drop(_root, info, members=None, settings=None, **_kw):
+        ctx: Ctx = info.context
+        if not manager:
+            raise SandboxError("Transaction failed: permission denied")
+        with store.transaction(user=ctx.user):
+            st = store._writable(schema)
+            for s in settings or []:
+                if not s.get("tableId"):
+                    st.model.settings.pop(s.get("key"), None)
+            store._save_meta(st)
+        for name in members or []:
+            ctx.server.auth.remove_member(schema, name)
+        # EMX2 reports its text under an internal key the result type does not expose
+        return {}
 
     mfields["truncate"] = GraphQLField(Result, args={
         "tables": GraphQLArgument(L(GraphQLString)), "async": GraphQLArgument(GraphQLBoolean)},
         resolve=truncate)
-    mfields["change"] = GraphQLField(Result, args={"settings": GraphQLArgument(L(KeyValueInput))},
+    mfields["change"] = GraphQLField(Result, args={"settings": GraphQLArgument(L(KeyValueInput)),
+                                                   "members": GraphQLArgument(L(MemberInput))},
                                      resolve=change)
+    mfields["drop"] = GraphQLField(Result, args={"members": GraphQLArgument(L(GraphQLString)),
+                                                 "settings": GraphQLArgument(L(DropSettingInput))},
+                                   resolve=drop)
     return GraphQLSchema(query=query, mutation=GraphQLObjectType("Save", mfields))

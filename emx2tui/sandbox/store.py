@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import secrets
 import sqlite3
 import threading
@@ -154,6 +155,20 @@ def clone_model(model: SchemaModel, resolver) -> SchemaModel:
     return out
 
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _numeric_key(text: str) -> list:
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p)
+            for p in _DIGITS.split(text.lower()) if p != ""]
+
+
+def numeric_collation(a: str, b: str) -> int:
+    """EMX2 orders text case-insensitively with numeric-aware collation: a2 before a10."""
+    ka, kb = _numeric_key(a), _numeric_key(b)
+    return (ka > kb) - (ka < kb)
+
+
 class Store:
     """All schemas of one sandbox server."""
 
@@ -164,6 +179,7 @@ class Store:
         self.conn = sqlite3.connect(str(self.path) if self.path else ":memory:",
                                     check_same_thread=False, isolation_level=None)
         self.conn.execute("PRAGMA foreign_keys=OFF")
+        self.conn.create_collation("mg_numeric", numeric_collation)
         if self.path:
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
@@ -182,12 +198,31 @@ class Store:
         self._layouts: dict[tuple[str, str, int], ClassLayout] = {}
         self.conn.execute("CREATE TABLE IF NOT EXISTS _mg_schemas (name TEXT PRIMARY KEY, "
                           "description TEXT, model TEXT NOT NULL)")
+        # contents of FILE columns, by file id (the id is what the row's FILE column holds)
+        self.conn.execute("CREATE TABLE IF NOT EXISTS _mg_files (id TEXT PRIMARY KEY, "
+                          "contents BLOB, filename TEXT, extension TEXT, mimetype TEXT)")
         for name, desc, text in self.conn.execute("SELECT name, description, model FROM _mg_schemas"):
             self._schemas[name] = SchemaState(name, desc, model_from_json(name, text, self._resolve))
 
     def close(self) -> None:
         with self.lock:
             self.conn.close()
+
+    # ------------------------------------------------------------------ files
+    def put_file(self, contents: bytes, filename: str | None, mimetype: str | None = None) -> str:
+        """Store the bytes of a FILE cell under a new random 32-hex id (inside a transaction)."""
+        fid = uuid.uuid4().hex
+        ext = filename.rsplit(".", 1)[1] if filename and "." in filename else None
+        self.conn.execute("INSERT INTO _mg_files(id, contents, filename, extension, mimetype) "
+                          "VALUES (?,?,?,?,?)", (fid, contents, filename, ext, mimetype))
+        return fid
+
+    def get_file(self, fid: str) -> tuple[bytes, str | None, str | None, str | None] | None:
+        """(contents, filename, extension, mimetype) of a stored file, or None."""
+        with self.lock:
+            row = self.conn.execute("SELECT contents, filename, extension, mimetype FROM _mg_files "
+                                    "WHERE id=?", (fid,)).fetchone()
+        return tuple(row) if row else None  # type: ignore[return-value]
 
     # ------------------------------------------------------------------ schemas
     def _overlay(self) -> dict[str, SchemaState | None] | None:

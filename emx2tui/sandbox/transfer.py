@@ -196,12 +196,55 @@ def export_zip(store: Store, schema: str, *, system: bool = False) -> bytes:
             if settings:
                 zf.writestr("molgenis_settings.csv",
                             csvfmt.write_csv(["table", "key", "value"], settings))
+            written: set[str] = set()
             for name in sorted(model.tables):
                 if not model.has_columns(name):
                     continue
                 rows = store.select(schema, name, exact=True, order="s.rowid")
                 zf.writestr(f"{name}.csv", rows_to_csv(store, schema, name, rows, system=system))
+                for c in model.columns(name):
+                    if not c.is_file:
+                        continue
+                    for r in rows:
+                        fid = r.get(c.name)
+                        stored = store.get_file(fid) if fid and fid not in written else None
+                        if stored is None:
+                            continue
+                        contents, _fname, ext, _mime = stored
+                        zf.writestr(f"_files/{fid}{'.' + ext if ext else ''}", contents or b"")
+                        written.add(fid)
         return buf.getvalue()
+
+
+def attach_files(store: Store, schema: str, table: str, rows: list[dict[str, str]],
+                 files: Mapping[str, bytes | str]) -> None:
+    """Store the `_files/` attachment of every FILE cell and put its new id in the row.
+
+    EMX2 finds the attachment by the cell value (an entry whose base name starts with
+    `<value>.`, in any folder), stores it under a fresh id, and fails the import when it is missing.
+    """
+    cols = [c for c in store.model(schema).columns(table) if c.is_file]
+    if not cols:
+        return
+    by_stem: dict[str, str] = {}
+    for path in files:
+        base = posixpath.basename(path.replace("\\", "/"))
+        if "." in base:
+            by_stem.setdefault(base.rsplit(".", 1)[0], path)
+    for r in rows:
+        for c in cols:
+            value = (r.get(c.name) or "").strip()
+            if not value:
+                continue
+            path = by_stem.get(value)
+            if path is None:
+                raise SandboxError(f"Import failed: file '{value}' not found in the '_files' "
+                                   f"folder of the zip (table {table}, column {c.name})")
+            data = files[path]
+            name = r.get(c.name + "_filename") or posixpath.basename(path)
+            r[c.name] = store.put_file(data if isinstance(data, bytes) else data.encode("utf-8"),
+                                       name)
+            r.setdefault(c.name + "_filename", name)
 
 
 # ----------------------------------------------------------------------------- import
@@ -269,6 +312,7 @@ def import_files(store: Store, schema: str, files: Mapping[str, bytes | str], *,
                     sub.skip(f"Skipped table {name}: sheet was empty")
                 continue
             try:
+                attach_files(store, schema, name, rows, files)
                 n, d = import_table_rows(store, schema, name, header, rows, batched=False)
             except SandboxError as exc:
                 if sub:
