@@ -390,6 +390,20 @@ class Emx2Client:
                                        schema=schema, params=params)
         return response.content
 
+    async def download_table_zip(self, schema: str, table: str) -> bytes:
+        """One table as a zip, with the `_files/` attachments of its file columns."""
+        response = await self._request("GET", self._path(schema, "api", "zip", quote(table, safe="")),
+                                       idempotent=True, schema=schema, table=table)
+        return response.content
+
+    async def download_file(self, schema: str, table: str, column: str, file_id: str) -> bytes:
+        """The bytes of one stored file (`/api/file/{table}/{column}/{id}`)."""
+        response = await self._request(
+            "GET", self._path(schema, "api", "file", quote(table, safe=""), quote(column, safe=""),
+                              quote(file_id, safe="")),
+            idempotent=True, schema=schema, table=table)
+        return response.content
+
     async def upload_zip(self, schema: str, data: bytes, on_task: TaskCallback | None = None, *,
                          poll_min: float = 0.2, poll_max: float = 1.0,
                          timeout: float = 3600.0) -> dict:

@@ -663,3 +663,28 @@ class SchemaModel:
         p = self.tables.get("Profiles")
         return [c.name for c in p.columns] if p is not None else []
 
+
+    def data_models(self) -> list[str]:
+        """Names of the data model(s) the schema was built from, read from its metadata.
+
+        The profile tags (columns of `Profiles`) of the current catalogue models; `SharedStaging`
+        for the legacy 3.x shared staging model (a `Version` table and `Organisations` extending
+        `Resources`, no profiles); `CatalogueOntologies` for the ontology schema (ontology tables
+        plus the shared `Organisations` list keyed on `name`, no version of its own).
+        """
+        tags = self.profiles()
+        if tags:
+            return tags
+        orgs = self.tables.get("Organisations")
+        if orgs is not None and "Version" in self.tables and orgs.extends == "Resources" \
+                and "Collections" not in self.tables:
+            return ["SharedStaging"]
+        if orgs is not None and not orgs.extends and [c.name for c in self.primary_key("Organisations")] \
+                == ["name"] and any(t.is_ontology for t in self.tables.values()):
+            return ["CatalogueOntologies"]
+        return []
+
+    def describe_model(self) -> str:
+        """`profile X, version V` as found in the metadata, for messages."""
+        names = self.data_models()
+        return f"model {', '.join(names) or '(unknown)'}, version {self.version() or '(none)'}"

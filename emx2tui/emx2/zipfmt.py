@@ -13,8 +13,10 @@ METADATA_ENTRIES = ("molgenis.csv", "molgenis_settings.csv", "molgenis_members.c
 
 
 def build_zip(tables: Iterable[tuple[str, str]] | Mapping[str, str], *,
-              metadata: str | None = None) -> bytes:
+              metadata: str | None = None, files: Mapping[str, bytes] | None = None) -> bytes:
     """A zip with one `<Table name>.csv` per (table, csv text), in the order given.
+
+    `files` are attachments: entry name (`_files/<id>.<ext>`) -> bytes, written after the tables.
 
     Without `metadata` there is no molgenis.csv, so the import touches data only. Two entries
     whose names EMX2 would match to the same table are refused, because the server would fail
@@ -32,7 +34,18 @@ def build_zip(tables: Iterable[tuple[str, str]] | Mapping[str, str], *,
                 raise ValueError(f"tables '{seen[key]}' and '{name}' would share one file in the zip")
             seen[key] = name
             zf.writestr(f"{name}.csv", text)
+        for entry, content in sorted((files or {}).items()):
+            if not entry.startswith("_files/"):
+                entry = f"_files/{entry}"
+            zf.writestr(entry, content)
     return buf.getvalue()
+
+
+def read_files(data: bytes) -> dict[str, bytes]:
+    """The `_files/` attachments of a zip: entry name -> bytes."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {i.filename: zf.read(i) for i in zf.infolist()
+                if not i.is_dir() and i.filename.startswith("_files/")}
 
 
 def read_zip(data: bytes) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 Computed by key from two frames of strings (the filtered source rows, projected onto the
 upload columns, and the target's rows of the same resource). Updates record which columns
-changed, so the preview can show per-cell differences; `cleared` counts target values that a
-whole-row upsert would empty because the source does not carry the column.
+changed, so the preview can show per-cell differences. EMX2's upsert replaces the whole row, so
+for every row that stays the target's value of a column the source model lacks is sent back
+(`kept` counts those values); `cleared` counts the values the strategy chose to empty instead.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class TablePlan:
     dropped_columns: list[str] = field(default_factory=list)  # source columns the target lacks
     blanked: dict[str, int] = field(default_factory=dict)  # reference -> rows emptied
     target_digest: str = ""
+    kept: dict[str, int] = field(default_factory=dict)  # column -> target values sent back unchanged
+    notes: list[str] = field(default_factory=list)  # transforms applied (GDPR, blanked refs, ...)
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)  # `_files/` entry -> bytes
+    withheld: list[str] = field(default_factory=list)  # deletes not made: rows still referenced
 
     @property
     def writes(self) -> int:
@@ -75,6 +80,12 @@ class Plan:
     source_schema: str | None = None
     target_schema: str | None = None
     order: list[str] = field(default_factory=list)  # target load order of every table involved
+    broken: list[str] = field(default_factory=list)  # references the write would break: apply refuses
+    withheld: list[str] = field(default_factory=list)  # deletes left out: other rows still refer to them
+    notes: list[str] = field(default_factory=list)  # rules the job applied (GDPR, kept columns, ...)
+    transport: str = "zip"
+    source_version: str | None = None
+    target_version: str | None = None
 
     @property
     def total_sync_rows(self) -> int:
@@ -106,9 +117,15 @@ class Plan:
         """(table, CSV text) for the one zip import: upserts, then `mg_delete` rows, in load order."""
         return import_tables(self)
 
+    def files(self) -> dict[str, bytes]:
+        out: dict[str, bytes] = {}
+        for t in self.sync:
+            out.update(t.files)
+        return out
+
     def build_zip(self) -> bytes:
-        """Exactly what an apply uploads."""
-        return build_zip(import_tables(self))
+        """Exactly what an apply uploads (with the `_files/` attachments of the rows it writes)."""
+        return build_zip(import_tables(self), files=self.files())
 
     def counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
@@ -141,15 +158,17 @@ def row_keys(df: pd.DataFrame, key_columns: list[str]) -> list[Key]:
 
 
 def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str],
-               columns: list[str], array_columns: Iterable[str] = ()) -> tuple[
+               columns: list[str], array_columns: Iterable[str] = (),
+               ignore: Iterable[str] = ()) -> tuple[
                    list[str], dict[Key, dict[str, tuple[str, str]]], pd.DataFrame]:
     """Compare by key: (action per source row, changed cells per updated key, target rows to delete).
 
-    Only `columns` are compared (the columns the upload carries); a column the target frame lacks
-    counts as empty there.
+    Only `columns` are compared (the columns the upload carries), except `ignore` (file ids, which
+    the server regenerates on every import); a column the target frame lacks counts as empty there.
     """
     arrays = set(array_columns)
-    cols = [c for c in columns if c in source.columns]
+    skip = set(ignore)
+    cols = [c for c in columns if c in source.columns and c not in skip]
     t_index: dict[Key, dict[str, str]] = {}
     if len(target):
         for key, rec in zip(row_keys(target, key_columns), target.to_dict("records")):
@@ -214,9 +233,9 @@ def digest(df: pd.DataFrame, key_columns: list[str]) -> str:
 def build_table_plan(table: str, filter_text: str, source: pd.DataFrame, target: pd.DataFrame,
                      key_columns: list[str], columns: list[str], *, array_columns: Iterable[str] = (),
                      target_columns: list[str] | None = None, with_deletes: bool = False,
-                     target_digest: str = "") -> tuple[TablePlan, TablePlan | None]:
+                     target_digest: str = "", ignore: Iterable[str] = ()) -> tuple[TablePlan, TablePlan | None]:
     """The sync plan of one table and, when `with_deletes`, its delete plan."""
-    actions, changes, gone = diff_table(source, target, key_columns, columns, array_columns)
+    actions, changes, gone = diff_table(source, target, key_columns, columns, array_columns, ignore)
     rewritten = {k for k, a in zip(row_keys(source, key_columns), actions) if a == UPDATE}
     plan = TablePlan(
         table=table, filter_text=filter_text, rows=len(source),

@@ -17,13 +17,15 @@ from emx2tui.emx2.client import Connection, Emx2Client, scrub
 from emx2tui.emx2.errors import Emx2Error
 from emx2tui.emx2.zipfmt import make_reimportable
 from emx2tui.jobs import backup as backups
+from emx2tui.jobs import journal
 from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
-from emx2tui.jobs.steps import (STEPS, JobCancelled, JobContext, PlanOutdated, check_plan_current,
-                                preflight, run_step, upload)
+from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped,
+                                PlanOutdated, check_plan_current, preflight, refuse_broken, run_step,
+                                upload)
 from emx2tui.jobs.strategy import Strategy, StrategyError, load_strategy
 
-__all__ = ["Job", "RunResult", "JobCancelled", "PlanOutdated"]
+__all__ = ["Job", "RunResult", "JobCancelled", "JobSkipped", "PlanOutdated", "BrokenReferences"]
 
 
 @dataclass
@@ -34,14 +36,19 @@ class RunResult:
     error: str | None = None
     duration: float = 0.0
     cancelled: bool = False
+    run_id: str | None = None  # the run's id in the journal (emx2tui history / restore)
 
 
 class Job:
     """One strategy between a source and a target connection."""
 
     def __init__(self, strategy: Strategy | str, source: Connection, target: Connection, *,
-                 resource_id: str | None = None, backup_dir: str | Path | None = None) -> None:
+                 resource_id: str | None = None, backup_dir: str | Path | None = None,
+                 transport: str | None = None) -> None:
         self.strategy = load_strategy(strategy) if isinstance(strategy, str) else strategy
+        self.transport = transport or self.strategy.transport
+        if self.transport not in ("zip", "csv"):
+            raise StrategyError(f"transport must be 'zip' or 'csv', not '{self.transport}'")
         self.source = source
         self.target = target
         self.resource_id = resource_id
@@ -81,7 +88,7 @@ class Job:
     def _context(self, source: Emx2Client, target: Emx2Client, emit: Emit) -> JobContext:
         src, tgt = self._schemas()
         return JobContext(self.strategy, source, target, src, tgt, emit, resource_id=self.resource_id,
-                          cancelled=lambda: self._cancel)
+                          cancelled=lambda: self._cancel, transport=self.transport)
 
     # ----------------------------------------------------------------- plan
     async def plan(self, emit: Emit = ignore) -> Plan:
@@ -122,11 +129,15 @@ class Job:
         """Check the plan still holds, back up the target, then send the one import."""
         started = time.monotonic()
         self._last_backup = None
+        self._writing_started = False
         result = RunResult(ok=False)
+        record = journal.begin_run(self, plan)  # journal: the plan's keys, before any write
         try:
             async with Emx2Client(self.source) as source, Emx2Client(self.target) as target:
                 ctx = self._context(source, target, emit)
                 ctx.resource_id = plan.resource_id
+                ctx.transport = plan.transport
+                refuse_broken(plan, ctx.target_schema)
                 ctx.source_model = await source.schema_model(ctx.source_schema)
                 ctx.target_model = await target.schema_model(ctx.target_schema, refresh=True)
                 if plan.target_schema and plan.target_schema != ctx.target_schema:
@@ -146,6 +157,7 @@ class Job:
                         await check_plan_current(c, plan, "upload")
                         c.check_cancel()
                         self._writing = True
+                        self._writing_started = True
                         try:
                             return await upload(c, plan)
                         finally:
@@ -167,15 +179,22 @@ class Job:
                        f"{result.duration:.1f} s")
         elif result.cancelled:
             summary = "cancelled; the target was not changed"
+        elif not plan.atomic and self._writing_started:
+            summary = ("failed part-way through a table-by-table upload: the target may be "
+                       "part-written; restore it from the backup")
+            if result.backup_path:
+                summary += f" ({result.backup_path})"
         else:
             summary = "failed; the import is one transaction, so the target was not changed"
             if result.backup_path:
                 summary += f" (backup: {result.backup_path})"
+        result.run_id = await journal.end_run(record, self, result, emit)  # journal: the outcome
         emit(RunFinished(result.ok, summary=summary, error=result.error, backup=result.backup_path,
                          counts=result.counts if result.ok else {}))
         return result
 
     _last_backup: str | None = None
+    _writing_started = False
 
     async def _backup(self, ctx: JobContext) -> str:
         ctx.log("backup", f"Downloading '{ctx.target_schema}' from {ctx.target.url}")

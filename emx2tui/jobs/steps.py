@@ -13,18 +13,29 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, flatten_subtasks
 from emx2tui.emx2.errors import Emx2Error, ModelError
-from emx2tui.emx2.frames import empty_frame
+from emx2tui.emx2.frames import empty_frame, write_frame
 from emx2tui.emx2.model import SchemaModel
-from emx2tui.jobs import transform
+from emx2tui.emx2.zipfmt import build_zip, read_files
+from emx2tui.jobs import refs, transform
 from emx2tui.jobs.events import Emit, ServerTask, StepFinished, StepLog, StepProgress, StepStarted
-from emx2tui.jobs.plan import Plan, TablePlan, build_table_plan, delete_only_plan, digest, row_keys
+from emx2tui.jobs.plan import (INSERT, Plan, TablePlan, build_table_plan, delete_only_plan,
+                               digest, row_keys)
 from emx2tui.jobs.strategy import Strategy, StrategyError, TableSpec
 
 
 class JobCancelled(Exception):
     """The user cancelled the job before it wrote anything."""
+
+
+class JobSkipped(StrategyError):
+    """The job does not apply to these schemas (for example the ids differ); nothing was done."""
+
+
+class BrokenReferences(Emx2Error):
+    """The plan would break references; nothing is written."""
 
 
 class PlanOutdated(Emx2Error):
@@ -49,6 +60,8 @@ class JobContext:
     target_frames: dict[str, pd.DataFrame] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     plan: Plan | None = None
+    transport: str = "zip"
+    notes: list[str] = field(default_factory=list)
 
     def log(self, step: str, message: str, level: str = "info") -> None:
         self.emit(StepLog(step, message, level))  # type: ignore[arg-type]
@@ -101,15 +114,17 @@ async def preflight(ctx: JobContext, step: str) -> None:
                   f"'{ctx.target_schema}' ({ctx.target.connection.label})")
     ctx.source_model = await ctx.source.schema_model(ctx.source_schema)
     ctx.target_model = await ctx.target.schema_model(ctx.target_schema)
-    s.source_model.check(ctx.src, "source", ctx.source.url)
-    s.target_model.check(ctx.tgt, "target", ctx.target.url)
-    ctx.log(step, f"Models: source {ctx.src.profiles()} {ctx.src.version()}, target "
-                  f"{ctx.tgt.profiles()} {ctx.tgt.version()}")
+    s.check_models(ctx.src, ctx.tgt, ctx.source.url, ctx.target.url)
+    ctx.log(step, f"Models: source {ctx.src.describe_model()}; target {ctx.tgt.describe_model()}")
     await resolve_resource(ctx, step)
 
 
 async def resolve_resource(ctx: JobContext, step: str) -> None:
     spec = ctx.strategy.resource
+    if spec.side == "none":
+        ctx.resource_id = None
+        ctx.log(step, "Every row of the listed tables is copied (no resource filter)")
+        return
     side_client, side_schema, side_model = (
         (ctx.target, ctx.target_schema, ctx.tgt) if spec.side == "target"
         else (ctx.source, ctx.source_schema, ctx.src))
@@ -141,6 +156,15 @@ async def resolve_resource(ctx: JobContext, step: str) -> None:
         found_rows = await other.download_table(other_schema, spec.table, flt)
         found_rows = transform.local_filter(found_rows, other_model, TableSpec(spec.table, spec.column),
                                             ctx.resource_id)
+        if not len(found_rows) and spec.on_missing == "skip":
+            everything = await other.download_table(other_schema, spec.table)
+            near = sorted(v for v in (everything[spec.column] if spec.column in everything.columns else [])
+                          if v.lower() == ctx.resource_id.lower())
+            hint = f" ('{near[0]}' differs only in case)" if near else ""
+            raise JobSkipped(
+                f"Skipped: the id '{ctx.resource_id}' of {where} must equal the id of a {spec.table} "
+                f"row in schema '{other_schema}' on {other.url} exactly, and no row has it{hint}. "
+                f"Nothing was written.")
         if not len(found_rows):
             raise StrategyError(
                 f"Resource '{ctx.resource_id}' (from {where}) is not in table {spec.table} of schema "
@@ -244,19 +268,97 @@ async def download(ctx: JobContext) -> str:
 
 
 # ----------------------------------------------------------------------------- plan
+def _apply_gdpr(ctx: JobContext, step: str) -> None:
+    """Leave out the rows without consent, and empty the references that name them."""
+    g = ctx.strategy.gdpr
+    if g is None or g.table not in ctx.source_frames:
+        return
+    before = ctx.source_frames[g.table]
+    kept, dropped, blanked = transform.gdpr_filter(before, ctx.src, g)
+    if g.consent_column in kept.columns:
+        kept = kept.drop(columns=[g.consent_column])
+    ctx.source_frames[g.table] = kept
+    notes = [g.describe() + ".",
+             f"{g.table}: {len(dropped)} of {len(before)} rows have no consent for personal data "
+             f"and are not published; '{g.consent_column}' is not sent."]
+    if blanked:
+        notes.append(f"{g.table}: {g.email_column} emptied on {blanked} rows.")
+    gone = set(dropped)
+    for name, df in list(ctx.source_frames.items()):
+        if name not in ctx.src.tables:
+            continue
+        out, changed = transform.blank_references_to(df, ctx.src, name, g.table, gone)
+        ctx.source_frames[name] = out
+        for col, n in changed.items():
+            notes.append(f"{name}.{col}: emptied on {n} rows (it named a contact that is not published).")
+    for n in notes:
+        ctx.log(step, n)
+    ctx.notes += notes
+
+
+def _file_columns(model: SchemaModel, table: str) -> list[str]:
+    return sorted({c.name for c in model.csv_column_owner(table).values() if c.is_file})
+
+
+async def _fetch_files(ctx: JobContext, sp: TablePlan, file_cols: list[str], source_has: set[str],
+                       step: str) -> list[str]:
+    """The attachments of the rows an apply writes, as `_files/` entries; problems as messages."""
+    problems: list[str] = []
+    if not file_cols or not len(sp.frame):
+        return problems
+    cache: dict[tuple[str, str], dict[str, bytes]] = {}
+    rows = sp.upsert_frame()
+    for rec, key in zip(rows.to_dict("records"), row_keys(rows, sp.key_columns) if len(rows) else []):
+        for col in file_cols:
+            fid = (rec.get(col) or "").strip()
+            if not fid:
+                continue
+            fname = (rec.get(f"{col}_filename") or "").strip()
+            ext = fname.rsplit(".", 1)[-1] if "." in fname else "bin"
+            side = "source" if col in source_has else "target"
+            client, schema = ((ctx.source, ctx.source_schema) if side == "source"
+                              else (ctx.target, ctx.target_schema))
+            try:
+                content = await client.download_file(schema, sp.table, col, fid)
+            except Emx2Error:
+                bundle = cache.get((side, sp.table))
+                if bundle is None:
+                    try:
+                        bundle = read_files(await client.download_table_zip(schema, sp.table))
+                    except Emx2Error:
+                        try:
+                            bundle = read_files(await client.download_zip(schema))
+                        except Emx2Error:
+                            bundle = {}
+                    cache[(side, sp.table)] = bundle
+                hit = next((v for k, v in bundle.items() if k.rsplit("/", 1)[-1].startswith(f"{fid}.")), None)
+                if hit is None:
+                    problems.append(f"{sp.table}.{col} of row {'/'.join(key)}: file '{fname or fid}' "
+                                    f"could not be read from the {side} schema '{schema}'")
+                    continue
+                content = hit
+            sp.files[f"_files/{fid}.{ext}"] = content
+    if sp.files:
+        ctx.log(step, f"{sp.table}: {len(sp.files)} attachments carried over")
+    return problems
+
+
 async def filter_rows(ctx: JobContext) -> str:
     step = "filter"
     X = ctx.resource_id
     sync_plans: list[TablePlan] = []
     delete_plans: dict[str, TablePlan] = {}
     delete_names = {s.table for s in ctx.delete_specs}
+    broken: list[str] = []
+    _apply_gdpr(ctx, step)
     n = len(ctx.sync_specs)
     for i, spec in enumerate(ctx.sync_specs, 1):
         ctx.check_cancel()
         t = spec.table
         src = transform.local_filter(ctx.source_frames.get(t, empty_frame([])), ctx.src, spec, X)
         tgt = ctx.target_frames.get(t, empty_frame([]))
-        cols = transform.upload_columns(ctx.tgt, t)
+        with_files = ctx.transport == "zip"
+        cols = transform.upload_columns(ctx.tgt, t, files=with_files)
         projected, dropped, _missing = transform.project(src, cols)
         blanked: dict[str, int] = {}
         for ref in spec.blank_outside:
@@ -271,16 +373,32 @@ async def filter_rows(ctx: JobContext) -> str:
         if missing_keys and len(projected):
             raise ModelError(f"Table '{t}' of source schema '{ctx.source_schema}' lacks key column(s) "
                              f"{missing_keys} of the target", schema=ctx.source_schema, table=t)
+        # Columns the source model does not have: by default the target's value is sent back.
         owner = ctx.tgt.csv_column_owner(t)
+        source_cols = set(ctx.src.csv_columns(t, hierarchy=True)) if t in ctx.src.tables else set()
+        absent = [c for c in cols if c not in source_cols and c not in keys]
+        cleared_by_rule = {c for c in absent if c in spec.clear or (owner.get(c) is not None
+                                                                    and owner[c].name in spec.clear)}
+        keep_cols = [c for c in absent if ctx.strategy.keep_target_columns and c not in cleared_by_rule
+                     and c in tgt.columns]
+        kept: dict[str, int] = {}
+        if keep_cols and len(projected):
+            projected, kept = transform.keep_target_values(projected, tgt, keys, keep_cols)
+            projected = projected.reindex(columns=[c for c in cols if c in projected.columns])
+        file_ids = [c for c in _file_columns(ctx.tgt, t) if c in projected.columns]
         arrays = [c for c, o in owner.items() if o.is_array]
         tgt_projected = tgt.reindex(columns=[c for c in cols if c in tgt.columns]) if len(tgt.columns) else tgt
         sp, dp = build_table_plan(
             t, spec.filter_text(X), projected, tgt_projected, keys, cols, array_columns=arrays,
-            target_columns=cols, with_deletes=t in delete_names, target_digest=digest(tgt, keys))
-        src_owner = ctx.src.csv_column_owner(t)
+            target_columns=cols, with_deletes=t in delete_names, target_digest=digest(tgt, keys),
+            ignore=file_ids)
+        if kept and any(a != INSERT for a in sp.actions):
+            sp.kept = kept
+        src_owner = ctx.src.csv_column_owner(t) if t in ctx.src.tables else {}
         dropped = [c for c in dropped if c in src_owner]
         sp.dropped_columns = dropped
         sp.blanked = blanked
+        broken += await _fetch_files(ctx, sp, file_ids, source_cols, step)
         sync_plans.append(sp)
         if dp is not None:
             dspec = next(s for s in ctx.delete_specs if s.table == t)
@@ -291,6 +409,9 @@ async def filter_rows(ctx: JobContext) -> str:
                 dp.deleted_frame = tgt[mask].reset_index(drop=True)
             delete_plans[t] = dp
         ctx.emit(StepProgress(step, i, n, "tables", t))
+        if sp.kept:
+            cols_txt = ", ".join(f"{c} ({k})" for c, k in sp.kept.items())
+            ctx.log(step, f"{t}: kept the target's values of columns the source model lacks: {cols_txt}")
         if sp.cleared:
             cols_txt = ", ".join(f"{c} ({k})" for c, k in sp.cleared.items())
             ctx.warn(step, f"{t}: updating {sp.updates} rows empties values of columns the source "
@@ -306,21 +427,34 @@ async def filter_rows(ctx: JobContext) -> str:
         keys = ctx.tgt.key_columns(spec.table)
         delete_plans[spec.table] = delete_only_plan(spec.table, spec.filter_text(X), tgt, keys, set(),
                                                     target_digest=digest(tgt, keys))
+    deletes = [delete_plans[s.table] for s in ctx.delete_specs if s.table in delete_plans]
+    ctx.log(step, "Checking the references of the rows to write and of the rows to delete")
+    bad, withheld = await refs.check(ctx.target, ctx.tgt, sync_plans, deletes)
+    broken += bad
+    for w in withheld:
+        ctx.warn(step, w)
+    for b in broken:
+        ctx.log(step, f"broken reference: {b}", "error")
     involved = [p.table for p in sync_plans] + [t for t in delete_plans if t not in
                                                 {p.table for p in sync_plans}]
     order = ctx.tgt.load_order(involved)
+    notes = list(ctx.notes)
+    if ctx.transport != "zip":
+        notes.append("Transport csv: tables are written one by one; a failure part-way leaves the "
+                     "target part-written (restore from the backup). Attachments cannot travel in a "
+                     "CSV upload: file columns are left out.")
     plan = Plan(
         strategy=ctx.strategy.name, flow=ctx.strategy.flow, source_label=
         f"{ctx.source_schema} ({ctx.source.connection.label})",
         target_label=f"{ctx.target_schema} ({ctx.target.connection.label})",
-        resource_id=X, sync=sync_plans,
-        delete=[delete_plans[s.table] for s in ctx.delete_specs if s.table in delete_plans],
-        warnings=list(ctx.warnings), atomic=True, source_schema=ctx.source_schema,
-        target_schema=ctx.target_schema, order=order,
+        resource_id=X, sync=sync_plans, delete=deletes,
+        warnings=list(ctx.warnings), atomic=ctx.transport == "zip", source_schema=ctx.source_schema,
+        target_schema=ctx.target_schema, order=order, broken=broken, withheld=withheld, notes=notes,
+        transport=ctx.transport, source_version=ctx.src.version(), target_version=ctx.tgt.version(),
     )
     ctx.plan = plan
     return (f"{plan.total_sync_rows} rows to sync ({plan.total_writes} to write), "
-            f"{plan.total_delete_rows} to delete")
+            f"{plan.total_delete_rows} to delete" + (f", {len(broken)} broken references" if broken else ""))
 
 
 # ----------------------------------------------------------------------------- writes
@@ -343,17 +477,28 @@ async def check_plan_current(ctx: JobContext, plan: Plan, step: str) -> None:
     ctx.log(step, "The target is as the plan saw it")
 
 
+def refuse_broken(plan: Plan, target_schema: str) -> None:
+    if plan.broken:
+        shown = "; ".join(plan.broken[:5])
+        more = f" (and {len(plan.broken) - 5} more)" if len(plan.broken) > 5 else ""
+        raise BrokenReferences(
+            f"Nothing was written to '{target_schema}': the import would break {len(plan.broken)} "
+            f"reference(s): {shown}{more}. Fix the source (or the referenced schema) and plan again.",
+            schema=target_schema)
+
+
 async def upload(ctx: JobContext, plan: Plan | None = None) -> str:
     step = "upload"
     plan = plan or ctx.plan
     assert plan is not None
+    refuse_broken(plan, ctx.target_schema)
+    if plan.transport == "csv":
+        return await upload_tables(ctx, plan)
     entries = plan.import_tables()
     if not entries:
         ctx.log(step, "Nothing to write: the target already holds these rows")
         return "nothing to write"
-    from emx2tui.emx2.zipfmt import build_zip
-
-    data = build_zip(entries)
+    data = build_zip(entries, files=plan.files())
     ctx.log(step, f"Sending {plan.total_writes} upserts and {plan.total_delete_rows} deletes in "
                   f"{len(entries)} tables as one import ({len(data)} bytes)")
 
@@ -364,6 +509,65 @@ async def upload(ctx: JobContext, plan: Plan | None = None) -> str:
     task = await ctx.target.upload_zip(ctx.target_schema, data, on_task=on_task)
     ctx.log(step, f"Server: {task.get('description') or task.get('status')}")
     return f"{plan.total_writes} rows written, {plan.total_delete_rows} deleted"
+
+
+async def upload_tables(ctx: JobContext, plan: Plan) -> str:
+    """Table by table over the CSV API (not atomic), in three passes.
+
+    1. upserts in load order, with references that point forward (row-level cycles such as
+       `Collections.contact point`) left empty;
+    2. deletes in reverse load order;
+    3. the rows whose forward references hold a value, upserted again with them.
+    """
+    step = "upload"
+    order = list(plan.order) or [t.table for t in plan.sync]
+    deferred: dict[str, set[str]] = {}
+    for ref in ctx.tgt.deferred_references(order):
+        deferred.setdefault(ref.table, set()).update(p.name for p in ref.parts if not p.shared)
+    work = [t for t in order if (plan.table(t) and len(plan.table(t).upsert_frame()))
+            or (plan.deleted(t) and plan.deleted(t).deletes)]
+    total = len(work)
+    done = 0
+    second: list[tuple[str, pd.DataFrame, list[str]]] = []
+    ctx.log(step, f"Writing {total} tables one by one over the CSV API (not one transaction)")
+    for name in order:
+        sp = plan.table(name)
+        if sp is None:
+            continue
+        rows = sp.upsert_frame()
+        if not len(rows):
+            continue
+        ctx.check_cancel()
+        cols = [c for c in sp.columns if c in rows.columns and not c.endswith("_filename")
+                and c not in _file_columns(ctx.tgt, name)]
+        later = [c for c in deferred.get(name, set()) if c in cols]
+        first = rows.copy()
+        if later:
+            has = first[later].apply(lambda r: any((v or "").strip() for v in r), axis=1)
+            if bool(has.any()):
+                second.append((name, rows[has].reset_index(drop=True), cols))
+            for c in later:
+                first[c] = ""
+        await ctx.target.upload_csv(ctx.target_schema, name, write_frame(first, cols))
+        done += 1
+        ctx.emit(StepProgress(step, done, total, "tables", name))
+        ctx.log(step, f"{name}: {len(rows)} rows upserted")
+    for name in reversed(order):
+        dp = plan.deleted(name)
+        if dp is None or not dp.deletes:
+            continue
+        ctx.check_cancel()
+        keys = dp.key_columns
+        n = await ctx.target.delete_rows(ctx.target_schema, name,
+                                         csvfmt.write_csv(keys, dp.deleted_frame.to_dict("records")))
+        if name not in {t for t, *_ in second} and not (plan.table(name) and len(plan.table(name).upsert_frame())):
+            done += 1
+            ctx.emit(StepProgress(step, done, total, "tables", name))
+        ctx.log(step, f"{name}: {dp.deletes} rows deleted" + (f" (server: {n})" if n else ""))
+    for name, rows, cols in second:
+        await ctx.target.upload_csv(ctx.target_schema, name, write_frame(rows, cols))
+        ctx.log(step, f"{name}: {len(rows)} rows upserted again with their forward references")
+    return f"{plan.total_writes} rows written, {plan.total_delete_rows} deleted (table by table)"
 
 
 STEPS: dict[str, StepFn] = {

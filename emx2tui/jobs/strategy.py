@@ -49,8 +49,15 @@ class VersionRange:
 
     text: str
 
+    @property
+    def any(self) -> bool:
+        """`*`: every version, and also a schema that carries none."""
+        return self.text.strip() in ("*", "any")
+
     def clauses(self) -> list[tuple[str, tuple[int, ...]]]:
-        out = []
+        out: list[tuple[str, tuple[int, ...]]] = []
+        if self.any:
+            return out
         for part in (p.strip() for p in self.text.split(",")):
             if not part:
                 continue
@@ -85,15 +92,24 @@ class ModelSpec:
     def describe(self) -> str:
         return f"{self.profile} {self.versions}"
 
+    def fits(self, model: SchemaModel) -> bool:
+        if self.profile not in model.data_models():
+            return False
+        version = model.version()
+        if self.versions.any:
+            return True
+        return bool(version) and self.versions.contains(version)
+
     def check(self, model: SchemaModel, side: str, where: str) -> list[str]:
         """Raise StrategyError when the schema does not fit; return warnings otherwise."""
-        found_profiles = model.profiles()
         version = model.version()
-        found = f"profile {', '.join(found_profiles) or '(none)'}, version {version or '(none)'}"
-        if self.profile not in found_profiles:
+        found = model.describe_model()
+        if self.profile not in model.data_models():
             raise StrategyError(
                 f"The {side} schema '{model.name}' ({where}) has {found}; this job expects "
                 f"{self.describe()}. Pick the right schema or another strategy.")
+        if self.versions.any:
+            return []
         if not version:
             raise StrategyError(f"The {side} schema '{model.name}' ({where}) carries no model version "
                                 f"(table 'Version'); this job expects {self.describe()}.")
@@ -112,6 +128,9 @@ class TableSpec:
     filter: str | None = None  # column name compared with X; None means all rows
     own_class_only: bool = False  # parent table: keep rows of this class, not of its subclasses
     blank_outside: tuple[str, ...] = ()  # references blanked when they point outside X
+    # Target columns the source model lacks are kept (the target's value is sent back) unless
+    # listed here: these are emptied on every row the job writes.
+    clear: tuple[str, ...] = ()
 
     def filter_text(self, resource_id: str | None) -> str:
         parts = []
@@ -128,6 +147,30 @@ class ResourceSpec:
     table: str = "Collections"
     column: str = "id"
     must_exist_in: str | None = None
+    # what happens when X is not in `must_exist_in`: "error" stops with a message, "skip" skips
+    # the job (the id must match exactly, case included)
+    on_missing: str = "error"
+
+
+@dataclass(frozen=True)
+class GdprSpec:
+    """Contacts without consent for personal data are not published.
+
+    `email`: "keep" publishes the email of a consenting contact (the personal-data consent
+    covers it since model 7.0.0); "blank" empties every email.
+    """
+
+    table: str = "Contacts"
+    consent_column: str = "statement of consent personal data"
+    email: str = "keep"
+    email_column: str = "email"
+
+    def describe(self) -> str:
+        rule = ("emails of consenting contacts are published (the personal-data consent covers "
+                "email)" if self.email == "keep" else "every email is emptied")
+        return (f"GDPR on {self.table}: rows whose '{self.consent_column}' is not true are not "
+                f"published, the column itself is not sent, references to those rows are "
+                f"emptied; {rule}")
 
 
 @dataclass
@@ -146,6 +189,34 @@ class Strategy:
     version: str = "1"
     aliases: list[str] = field(default_factory=list)
     path: str | None = None
+    # alternative (source, target) model pairs; the first that fits both schemas is used
+    model_pairs: list[tuple[ModelSpec, ModelSpec]] = field(default_factory=list)
+    keep_target_columns: bool = True
+    gdpr: GdprSpec | None = None
+    transport: str = "zip"
+
+    def pairs(self) -> list[tuple[ModelSpec, ModelSpec]]:
+        return self.model_pairs or [(self.source_model, self.target_model)]
+
+    def describe_models(self) -> str:
+        return " | ".join(f"{s.describe()} -> {t.describe()}" for s, t in self.pairs())
+
+    def check_models(self, source: SchemaModel, target: SchemaModel, source_where: str,
+                     target_where: str) -> tuple[ModelSpec, ModelSpec]:
+        """The model pair both schemas fit; StrategyError naming what was found otherwise."""
+        pairs = self.pairs()
+        for s, t in pairs:
+            if s.fits(source) and t.fits(target):
+                return s, t
+        if len(pairs) == 1:
+            s, t = pairs[0]
+            s.check(source, "source", source_where)
+            t.check(target, "target", target_where)
+            return s, t
+        raise StrategyError(
+            f"The source schema '{source.name}' ({source_where}) has {source.describe_model()} and "
+            f"the target schema '{target.name}' ({target_where}) has {target.describe_model()}; "
+            f"this job expects one of: {self.describe_models()}.")
 
     @property
     def tables(self) -> list[TableSpec]:
@@ -159,8 +230,7 @@ class Strategy:
         return next((t for t in self.delete if t.table == table), None)
 
     def summary(self) -> str:
-        return (f"{self.name} (flow {self.flow}, file version {self.version}): "
-                f"{self.source_model.describe()} -> {self.target_model.describe()}")
+        return f"{self.name} (flow {self.flow}, file version {self.version}): {self.describe_models()}"
 
 
 # ----------------------------------------------------------------------------- loading
@@ -175,7 +245,8 @@ def _table_specs(items: list, where: str) -> list[TableSpec]:
             raise StrategyError(f"{where}: entry {i + 1} needs a 'table'")
         out.append(TableSpec(table=item["table"], filter=item.get("filter") or None,
                              own_class_only=bool(item.get("own_class_only", False)),
-                             blank_outside=tuple(item.get("blank_outside") or ())))
+                             blank_outside=tuple(item.get("blank_outside") or ()),
+                             clear=tuple(item.get("clear") or ())))
     return out
 
 
@@ -194,9 +265,11 @@ def parse_strategy(text: str, path: str | None = None) -> Strategy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise StrategyError(f"{where}: not valid TOML ({exc})") from exc
-    for key in ("name", "flow", "source", "target", "sync"):
+    for key in ("name", "flow", "sync"):
         if key not in data:
             raise StrategyError(f"{where}: '{key}' is missing")
+    if "models" not in data and ("source" not in data or "target" not in data):
+        raise StrategyError(f"{where}: '[source]' and '[target]' (or '[[models]]') are missing")
     flow = str(data["flow"]).upper()
     if flow not in FLOW_STEPS:
         raise StrategyError(f"{where}: flow must be 'A' or 'B', not '{data['flow']}'")
@@ -205,21 +278,53 @@ def parse_strategy(text: str, path: str | None = None) -> Strategy:
     if unknown:
         raise StrategyError(f"{where}: unknown steps {unknown}; known: {', '.join(STEP_NAMES)}")
     res = data.get("resource") or {}
+    pairs = []
+    for i, item in enumerate(data.get("models") or []):
+        if not isinstance(item, dict):
+            raise StrategyError(f"{where} [[models]] entry {i + 1} needs 'source' and 'target'")
+        pairs.append((_model_spec(item.get("source"), f"{where} [[models]] {i + 1} source"),
+                      _model_spec(item.get("target"), f"{where} [[models]] {i + 1} target")))
+    if pairs:
+        source_spec, target_spec = pairs[0]
+    else:
+        source_spec = _model_spec(data.get("source"), f"{where} [source]")
+        target_spec = _model_spec(data.get("target"), f"{where} [target]")
+    gdpr = None
+    if isinstance(data.get("gdpr"), dict):
+        g = data["gdpr"]
+        gdpr = GdprSpec(table=g.get("table", "Contacts"),
+                        consent_column=g.get("consent_column", "statement of consent personal data"),
+                        email=str(g.get("email", "keep")), email_column=g.get("email_column", "email"))
+        if gdpr.email not in ("keep", "blank"):
+            raise StrategyError(f"{where} [gdpr]: email must be 'keep' or 'blank', not '{gdpr.email}'")
+    transport = str(data.get("transport") or "zip")
+    if transport not in ("zip", "csv"):
+        raise StrategyError(f"{where}: transport must be 'zip' or 'csv', not '{transport}'")
+    on_missing = res.get("on_missing", "error")
+    if on_missing not in ("error", "skip"):
+        raise StrategyError(f"{where} [resource]: on_missing must be 'error' or 'skip'")
     strategy = Strategy(
         name=data["name"], title=data.get("title") or data["name"], flow=flow,
         description=" ".join((data.get("description") or "").split()),
         steps=steps,
-        source_model=_model_spec(data.get("source"), f"{where} [source]"),
-        target_model=_model_spec(data.get("target"), f"{where} [target]"),
+        source_model=source_spec,
+        target_model=target_spec,
         sync=_table_specs(data.get("sync"), f"{where} [[sync]]"),
         delete=_table_specs(data.get("delete"), f"{where} [[delete]]"),
         keep=list((data.get("keep") or {}).get("tables") or []),
         resource=ResourceSpec(side=res.get("side", "source"), table=res.get("table", "Collections"),
-                              column=res.get("column", "id"), must_exist_in=res.get("must_exist_in")),
+                              column=res.get("column", "id"), must_exist_in=res.get("must_exist_in"),
+                              on_missing=on_missing),
         version=str(data.get("version") or "1"),
         aliases=list(data.get("aliases") or []),
         path=path,
+        model_pairs=pairs,
+        keep_target_columns=bool((data.get("columns") or {}).get("keep_target", True)),
+        gdpr=gdpr,
+        transport=transport,
     )
+    if not strategy.sync:
+        raise StrategyError(f"{where}: [[sync]] lists no tables")
     clash = [t.table for t in strategy.delete if t.table in strategy.keep]
     if clash:
         raise StrategyError(f"{where}: tables {clash} are both to delete and to keep")
@@ -244,6 +349,16 @@ def list_strategies(extra_dirs: list[Path] | None = None) -> list[Strategy]:
         for f in sorted(Path(d).glob("*.toml")):
             out.append(parse_strategy(f.read_text(encoding="utf-8"), str(f)))
     return out
+
+
+def load_strategy_file(path: str | Path) -> Strategy:
+    """A user's strategy file, in the format of the built-in ones."""
+    p = Path(path).expanduser()
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StrategyError(f"Cannot read strategy file {p}: {exc.strerror or exc}") from None
+    return parse_strategy(text, str(p))
 
 
 def load_strategy(name: str, extra_dirs: list[Path] | None = None) -> Strategy:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import pandas as pd
 
+from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.errors import ModelError
 from emx2tui.emx2.frames import empty_frame
 from emx2tui.emx2.model import SchemaModel
-from emx2tui.jobs.strategy import TableSpec
+from emx2tui.jobs.strategy import GdprSpec, TableSpec
+
+Key = tuple[str, ...]
 
 
 def filter_csv_column(model: SchemaModel, table: str, column: str) -> str:
@@ -70,13 +73,16 @@ def local_filter(df: pd.DataFrame, model: SchemaModel, spec: TableSpec, value: s
     return out.reset_index(drop=True)
 
 
-def upload_columns(model: SchemaModel, table: str) -> list[str]:
-    """The CSV columns of a table that carry data on upload (no refbacks, files or computed values)."""
+def upload_columns(model: SchemaModel, table: str, *, files: bool = False) -> list[str]:
+    """The CSV columns of a table that carry data on upload (no refbacks or computed values).
+
+    File columns (`<col>`, `<col>_filename`) only with `files`: a plain CSV cannot carry them.
+    """
     owner = model.csv_column_owner(table)
     cols = []
     for c in model.csv_columns(table):
         o = owner.get(c)
-        if o is not None and (o.is_file or o.computed):
+        if o is not None and ((o.is_file and not files) or o.computed):
             continue
         cols.append(c)
     for k in model.key_columns(table):
@@ -121,3 +127,106 @@ def blank_outside(df: pd.DataFrame, model: SchemaModel, table: str, column: str,
         for name in own:
             df.loc[mask, name] = ""
     return df, changed
+
+
+# ----------------------------------------------------------------------------- GDPR
+def consent_given(value: str | None) -> bool:
+    """True only for an explicit true (`true`, `TRUE`, `yes`, `1`); empty or unreadable is no."""
+    try:
+        return csvfmt.parse_bool(value) is True
+    except ValueError:
+        return False
+
+
+def gdpr_filter(df: pd.DataFrame, model: SchemaModel, spec: GdprSpec) -> tuple[pd.DataFrame, list[Key], int]:
+    """Rows with consent for personal data, the keys of the rows left out, and emails emptied.
+
+    A frame without the consent column has no consent at all: every row is left out.
+    """
+    if not len(df):
+        return df, [], 0
+    keys = model.key_columns(spec.table)
+    if spec.consent_column in df.columns:
+        mask = df[spec.consent_column].map(consent_given)
+    else:
+        mask = pd.Series([False] * len(df), index=df.index)
+    dropped = [tuple(str(v).strip() for v in row) for row in
+               df.loc[~mask, keys].itertuples(index=False, name=None)]
+    out = df[mask].reset_index(drop=True).copy()
+    blanked = 0
+    if spec.email == "blank" and spec.email_column in out.columns:
+        blanked = int((out[spec.email_column].str.strip() != "").sum())
+        out[spec.email_column] = ""
+    return out, dropped, blanked
+
+
+def blank_references_to(df: pd.DataFrame, model: SchemaModel, table: str, target_table: str,
+                        gone: set[Key]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Empty every reference of `table` that names a row of `target_table` in `gone`.
+
+    A single reference is emptied (its own CSV parts); from an array reference with one own part
+    the items naming a gone row are removed. Returns the frame and, per column, the rows changed.
+    """
+    changed: dict[str, int] = {}
+    if not len(df) or not gone:
+        return df, changed
+    family = {target_table} | {t.name for t in model.subclasses(target_table)} \
+        if target_table in model.tables else {target_table}
+    out = df
+    for ref in model.references(table):
+        if ref.target_schema != model.name or ref.target_table not in family:
+            continue
+        own = [p for p in ref.parts if not p.shared]
+        if not own or not all(p.name in out.columns for p in own):
+            continue
+        tkey = model.key_columns(ref.target_table)
+        hits = 0
+        records = out.to_dict("records")
+        for i, row in enumerate(records):
+            values = {p.target: (row.get(p.name) or "").strip() for p in ref.parts}
+            if ref.is_array:
+                if len(own) != 1:
+                    continue
+                items = csvfmt.split_array(row.get(own[0].name, ""))
+                kept = [it for it in items
+                        if tuple({**values, own[0].target: it}.get(k, "") for k in tkey) not in gone]
+                if len(kept) != len(items):
+                    row[own[0].name] = csvfmt.join_array(kept)
+                    hits += 1
+            elif tuple(values.get(k, "") for k in tkey) in gone:
+                for p in own:
+                    row[p.name] = ""
+                hits += 1
+        if hits:
+            out = pd.DataFrame(records, columns=list(out.columns))
+            changed[ref.column.name] = hits
+    return out.reset_index(drop=True), changed
+
+
+# ----------------------------------------------------------------------------- kept columns
+def keep_target_values(df: pd.DataFrame, target: pd.DataFrame, key_columns: list[str],
+                       columns: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Add `columns` to the rows, holding the target's value for rows it has (empty for new rows).
+
+    Returns the frame and, per column, how many rows carry a target value that is kept.
+    """
+    out = df.copy()
+    counts: dict[str, int] = {}
+    if not columns:
+        return out, counts
+    index: dict[Key, dict[str, str]] = {}
+    if len(target) and all(k in target.columns for k in key_columns):
+        for k, rec in zip(_keys(target, key_columns), target.to_dict("records")):
+            index[k] = rec
+    keys = _keys(out, key_columns) if len(out) else []
+    for c in columns:
+        values = [(index.get(k) or {}).get(c, "") or "" for k in keys]
+        out[c] = pd.Series(values, index=out.index, dtype=object) if len(out) else pd.Series([], dtype=object)
+        n = sum(1 for v in values if v.strip())
+        if n:
+            counts[c] = n
+    return out, counts
+
+
+def _keys(df: pd.DataFrame, key_columns: list[str]) -> list[Key]:
+    return [tuple(str(v).strip() for v in row) for row in df[key_columns].itertuples(index=False, name=None)]

@@ -1,0 +1,301 @@
+"""References after the write: what the import would break, found before anything is written.
+
+The state after the import is the target's rows, plus the rows the job upserts, minus the rows it
+deletes. Two checks run on it:
+
+* every reference of a row the job writes must name a row that exists then, in the target schema
+  or in the schema the reference points into (an ontology term in `CatalogueOntologies`, a
+  catalogue table from a staging schema). Keys that are neither written nor deleted by the job
+  are looked up on the server with filtered downloads, so only the keys in use are fetched;
+* a delete must not leave rows behind that still refer to the deleted row (a cohort's variable
+  mapping onto a network variable that is gone from the network's staging area). Such a delete is
+  withheld and reported, and so are the deletes the withheld row itself depends on.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from emx2tui.emx2 import csvfmt
+from emx2tui.emx2.client import Emx2Client
+from emx2tui.emx2.errors import Emx2Error, ModelError
+from emx2tui.emx2.model import Reference, SchemaModel
+from emx2tui.jobs.plan import TablePlan, row_keys
+
+Key = tuple[str, ...]
+CHUNK = 200
+EXAMPLES = 3
+
+
+def values_filter(model: SchemaModel, table: str, csv_column: str, values: list[str]) -> dict:
+    """The filter JSON that selects rows whose CSV column `csv_column` is one of `values`."""
+    owner = model.csv_column_owner(table).get(csv_column)
+    if owner is None:
+        owner = model.column(table, csv_column)
+    if not owner.is_reference:
+        return {owner.id: {"equals": values}}
+    target = model._target_model(owner)
+    if owner.ref_table not in target.tables:
+        return {owner.id: {"name": {"equals": values}}}
+    part = next(p for p in model.column_parts(owner.table, owner) if p.name == csv_column)
+    return {owner.id: values_filter(target, owner.ref_table, part.target, values)}
+
+
+def ref_keys(row: dict[str, str], ref: Reference, target_key: list[str]) -> list[Key]:
+    """The keys (in the target table's key order) a row's reference names; [] when empty."""
+    if ref.is_array:
+        own = [p for p in ref.parts if not p.shared]
+        if len(own) != 1:
+            return []
+        items = csvfmt.split_array(row.get(own[0].name, ""))
+        out = []
+        for item in items:
+            values = {p.target: (item if p is own[0] else (row.get(p.name) or "").strip())
+                      for p in ref.parts}
+            if all(values.get(k) for k in target_key):
+                out.append(tuple(values[k] for k in target_key))
+        return out
+    values = {p.target: (row.get(p.name) or "").strip() for p in ref.parts}
+    if not any(values.get(p.target) for p in ref.parts if not p.shared):
+        return []
+    if not all(values.get(k) for k in target_key):
+        return []
+    return [tuple(values[k] for k in target_key)]
+
+
+@dataclass
+class _Use:
+    table: str
+    column: str
+    row: Key
+
+
+def _short(key: Key) -> str:
+    return "/".join(key)
+
+
+def _family(model: SchemaModel, table: str) -> list[str]:
+    """The table and its subclasses (the tables whose rows a reference to `table` may name)."""
+    if table not in model.tables:
+        return [table]
+    return [table] + [t.name for t in model.subclasses(table)]
+
+
+async def existing_keys(client: Emx2Client, model: SchemaModel, table: str, keys: set[Key]) -> set[Key]:
+    """Which of `keys` exist in `table` of the model's schema (filtered downloads)."""
+    if not keys:
+        return set()
+    key_cols = model.key_columns(table) if table in model.tables else ["name"]
+    distinct = [sorted({k[i] for k in keys}) for i in range(len(key_cols))]
+    pick = min(range(len(key_cols)), key=lambda i: len(distinct[i]))
+    found: set[Key] = set()
+    values = distinct[pick]
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start:start + CHUNK]
+        try:
+            flt = values_filter(model, table, key_cols[pick], chunk) if table in model.tables \
+                else {"name": {"equals": chunk}}
+            df = await client.download_table(model.name, table, flt)
+        except (Emx2Error, ModelError, StopIteration):
+            df = await client.download_table(model.name, table)
+        if len(df) and all(c in df.columns for c in key_cols):
+            found |= set(row_keys(df, key_cols)) & keys
+    return found
+
+
+class ReferenceCheck:
+    """Runs both checks for one plan; results are messages for the plan."""
+
+    def __init__(self, client: Emx2Client, model: SchemaModel, sync: list[TablePlan],
+                 delete: list[TablePlan]) -> None:
+        self.client = client
+        self.model = model
+        self.sync = {t.table: t for t in sync}
+        self.delete = {t.table: t for t in delete}
+        self.broken: list[str] = []
+        self.withheld: list[str] = []
+
+    # ------------------------------------------------------------------ key sets
+    def _written(self, table: str) -> set[Key]:
+        out: set[Key] = set()
+        for t in _family(self.model, table):
+            tp = self.sync.get(t)
+            if tp is not None and len(tp.frame):
+                out |= set(row_keys(tp.frame, self.model.key_columns(t)))
+        return out
+
+    def _deleted(self, table: str) -> set[Key]:
+        out: set[Key] = set()
+        for t in _family(self.model, table):
+            dp = self.delete.get(t)
+            if dp is not None and dp.deletes:
+                out |= set(row_keys(dp.deleted_frame, self.model.key_columns(t)))
+        return out
+
+    def _own_target(self, ref: Reference) -> bool:
+        return ref.target_schema == self.model.name
+
+    def _target_model(self, ref: Reference) -> SchemaModel:
+        return self.model._target_model(ref.column)
+
+    # ------------------------------------------------------------------ deletes still referenced
+    async def withhold_referenced_deletes(self) -> None:
+        """Deletes that rows staying in the target still refer to are taken out of the plan."""
+        targets = {name for name, dp in self.delete.items() if dp.deletes}
+        if not targets:
+            return
+        keep: dict[str, dict[Key, str]] = defaultdict(dict)  # table -> key -> reason
+        for holder in self.model.tables.values():
+            if holder.is_ontology or not self.model.has_columns(holder.name):
+                continue
+            if holder.extends:  # the root's download lists the rows of every subclass
+                continue
+            refs = [r for t in _family(self.model, holder.name) for r in self.model.references(t)
+                    if self._own_target(r)]
+            refs = [r for r in refs if any(x in targets for x in _family(self.model, r.target_table))]
+            if not refs:
+                continue
+            await self._scan_holder(holder.name, refs, keep)
+        # a withheld row keeps what it refers to: follow its own references among the deletes
+        changed = True
+        while changed:
+            changed = False
+            for name, reasons in list(keep.items()):
+                dp = self.delete.get(name)
+                if dp is None:
+                    continue
+                kcols = self.model.key_columns(name)
+                rows = [r for k, r in zip(row_keys(dp.deleted_frame, kcols),
+                                          dp.deleted_frame.to_dict("records")) if k in reasons]
+                for ref in self.model.references(name):
+                    if not self._own_target(ref):
+                        continue
+                    tkey = self.model.key_columns(ref.target_table)
+                    for row in rows:
+                        for k in ref_keys(row, ref, tkey):
+                            for fam in _family(self.model, ref.target_table):
+                                d = self.delete.get(fam)
+                                if d is None or not d.deletes:
+                                    continue
+                                fam_keys = set(row_keys(d.deleted_frame, self.model.key_columns(fam)))
+                                if k in fam_keys and k not in keep[fam]:
+                                    keep[fam][k] = (f"the kept {name} row {_short(row_keys_one(row, kcols))} "
+                                                    f"refers to it ({ref.column.name})")
+                                    changed = True
+        for name, reasons in keep.items():
+            dp = self.delete.get(name)
+            if dp is None or not reasons:
+                continue
+            kcols = self.model.key_columns(name)
+            mask = pd.Series([k not in reasons for k in row_keys(dp.deleted_frame, kcols)],
+                             index=dp.deleted_frame.index)
+            dp.deleted_frame = dp.deleted_frame[mask].reset_index(drop=True)
+            dp.deletes = len(dp.deleted_frame)
+            for key, why in sorted(reasons.items()):
+                msg = f"{name} {_short(key)} is not deleted: {why}"
+                dp.withheld.append(msg)
+                self.withheld.append(msg)
+
+    async def _scan_holder(self, holder: str, refs: list[Reference], keep: dict[str, dict[Key, str]]) -> None:
+        hkeys = self.model.key_columns(holder)
+        written = self._written(holder)
+        deleted = self._deleted(holder)
+        seen_rows: dict[Key, dict[str, str]] = {}
+        for ref in refs:
+            doomed: dict[Key, str] = {}
+            for fam in _family(self.model, ref.target_table):
+                dp = self.delete.get(fam)
+                if dp is not None and dp.deletes:
+                    for k in row_keys(dp.deleted_frame, self.model.key_columns(fam)):
+                        doomed[k] = fam
+            if not doomed:
+                continue
+            tkey = self.model.key_columns(ref.target_table)
+            part = min((p for p in ref.parts), key=lambda p: len({k[tkey.index(p.target)] for k in doomed})
+                       if p.target in tkey else 10 ** 9)
+            if part.target not in tkey:
+                continue
+            values = sorted({k[tkey.index(part.target)] for k in doomed})
+            rows: list[dict[str, str]] = []
+            for start in range(0, len(values), CHUNK):
+                chunk = values[start:start + CHUNK]
+                try:
+                    df = await self.client.download_table(
+                        self.model.name, holder, values_filter(self.model, ref.table, part.name, chunk))
+                except (Emx2Error, ModelError, StopIteration):
+                    df = await self.client.download_table(self.model.name, holder)
+                if len(df):
+                    rows += df.to_dict("records")
+            for row in rows:
+                if not all(c in row for c in hkeys):
+                    continue
+                rk = tuple(str(row[c]).strip() for c in hkeys)
+                if rk in written or rk in deleted:
+                    continue
+                seen_rows[rk] = row
+                for k in ref_keys(row, ref, tkey):
+                    fam = doomed.get(k)
+                    if fam is not None and k not in keep[fam]:
+                        keep[fam][k] = f"{holder} {_short(rk)} still refers to it ({ref.column.name})"
+
+    # ------------------------------------------------------------------ written rows
+    async def find_broken(self) -> None:
+        """References of the rows the job writes that would not resolve after the import."""
+        needed: dict[tuple[str, str], dict[Key, list[_Use]]] = defaultdict(lambda: defaultdict(list))
+        models: dict[tuple[str, str], SchemaModel] = {}
+        for name, tp in self.sync.items():
+            if not len(tp.frame):
+                continue
+            kcols = self.model.key_columns(name)
+            records = tp.frame.to_dict("records")
+            rkeys = row_keys(tp.frame, kcols)
+            for ref in self.model.references(name):
+                if not all(p.name in tp.frame.columns for p in ref.parts if not p.shared):
+                    continue
+                tmodel = self._target_model(ref)
+                tkey = tmodel.key_columns(ref.target_table) if ref.target_table in tmodel.tables else ["name"]
+                slot = (tmodel.name, ref.target_table)
+                models[slot] = tmodel
+                for rk, row in zip(rkeys, records):
+                    for k in ref_keys(row, ref, tkey):
+                        needed[slot][k].append(_Use(name, ref.column.name, rk))
+        for (schema, table), uses in needed.items():
+            keys = set(uses)
+            if schema == self.model.name:
+                written, deleted = self._written(table), self._deleted(table)
+                for k in sorted(keys & deleted - written):
+                    self._report(uses[k], schema, table, k, "which this job deletes")
+                keys -= written | deleted
+            tmodel = models[(schema, table)]
+            found = await existing_keys(self.client, tmodel, table, keys)
+            for k in sorted(keys - found):
+                what = ("which is not a term of" if table not in tmodel.tables or tmodel.table(table).is_ontology
+                        else "which does not exist in")
+                self._report(uses[k], schema, table, k, f"{what} {schema}.{table}")
+
+    def _report(self, uses: list[_Use], schema: str, table: str, key: Key, why: str) -> None:
+        by_col: dict[tuple[str, str], list[Key]] = defaultdict(list)
+        for u in uses:
+            by_col[(u.table, u.column)].append(u.row)
+        for (t, c), rows in by_col.items():
+            shown = ", ".join(_short(r) for r in rows[:EXAMPLES])
+            more = f" and {len(rows) - EXAMPLES} more" if len(rows) > EXAMPLES else ""
+            self.broken.append(f"{t}.{c} = '{_short(key)}' ({len(rows)} row{'s' if len(rows) != 1 else ''}: "
+                               f"{shown}{more}) refers to a row {why}")
+
+
+def row_keys_one(row: dict[str, str], columns: Iterable[str]) -> Key:
+    return tuple(str(row.get(c, "")).strip() for c in columns)
+
+
+async def check(client: Emx2Client, model: SchemaModel, sync: list[TablePlan],
+                delete: list[TablePlan]) -> tuple[list[str], list[str]]:
+    """(broken references, withheld deletes) of a plan; the delete plans are updated in place."""
+    rc = ReferenceCheck(client, model, sync, delete)
+    await rc.withhold_referenced_deletes()
+    await rc.find_broken()
+    return rc.broken, rc.withheld
