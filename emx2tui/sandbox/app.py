@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from graphql import GraphQLError, OperationType, get_operation_ast, graphql_sync, parse
+from graphql import (FieldNode, GraphQLError, OperationType, get_operation_ast, graphql_sync,
+                     parse)
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -148,9 +150,45 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
                 path = "/" + "/".join(str(p) for p in (err.path or []))
                 msg = f"Exception while fetching data ({path}) : {msg}"
         else:
-            msg = err.message
+            msg = java_wording(err, doc)
         return 400, {"errors": [{"message": msg}]}, ctx
     return 200, {"data": drop_nulls(result.data)}, ctx
+
+
+_UNDEFINED = re.compile(r"Cannot query field '([^']+)' on type '([^']+)'")
+
+
+def _field_path(doc, target) -> str:
+    """graphql-java's path of a field node: the names of the fields leading to it."""
+    stack: list[str] = []
+    found: list[str] = []
+
+    def walk(node) -> None:
+        if found:
+            return
+        if isinstance(node, FieldNode):
+            stack.append(node.name.value)
+            if node is target:
+                found.extend(stack)
+        sel = getattr(node, "selection_set", None)
+        for child in (sel.selections if sel else ()):
+            walk(child)
+        if isinstance(node, FieldNode):
+            stack.pop()
+
+    for definition in doc.definitions:
+        walk(definition)
+    return "/".join(found)
+
+
+def java_wording(err: GraphQLError, doc) -> str:
+    """A validation error in graphql-java's words, which EMX2 clients match on."""
+    m = _UNDEFINED.match(err.message)
+    if m and err.nodes:
+        path = _field_path(doc, err.nodes[0]) or m.group(1)
+        return (f"Validation error (FieldUndefined@[{path}]) : Field '{m.group(1)}' in type "
+                f"'{m.group(2)}' is undefined")
+    return err.message
 
 
 def graphql_endpoint(server: SandboxServer):
