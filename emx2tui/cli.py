@@ -4,6 +4,8 @@
     emx2tui demo                               sandbox with demo data + the app on it
     emx2tui run STRATEGY [flags]               headless run (cron, CI)
     emx2tui strategies                         list the job strategies
+    emx2tui history [RUN]                      the run journal, or one run in detail
+    emx2tui restore RUN                        bring a target back to its rows before a run
     emx2tui sandbox serve [flags]              an EMX2-compatible server for demos and tests
 
 Heavy modules (textual, the sandbox) are imported only when the command needs them.
@@ -17,7 +19,7 @@ from collections.abc import Sequence
 
 from emx2tui import __version__
 
-SUBCOMMANDS = {"demo", "run", "strategies", "sandbox", "tui"}
+SUBCOMMANDS = {"demo", "run", "strategies", "sandbox", "tui", "history", "restore"}
 
 
 def _add_connection_flags(p: argparse.ArgumentParser, *, required: bool = False) -> None:
@@ -63,6 +65,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("strategies", help="list the job strategies")
 
+    history = sub.add_parser("history", help="list the journalled runs, or show one",
+                             description="The run journal: every run that wrote (or tried to write) "
+                                         "to a target, newest first. With RUN, that run in detail.")
+    history.add_argument("run", nargs="?", metavar="RUN", help="a run id (or a unique prefix of one)")
+    history.add_argument("--limit", type=int, metavar="N", help="show the newest N runs only")
+    history.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    restore = sub.add_parser("restore", help="bring a target back to its rows before a run",
+                             description="Undo a journalled run from its backup: rows it deleted are "
+                                         "inserted again, rows it updated get their old values, rows it "
+                                         "inserted are deleted, all in one import. The target server "
+                                         "and schema come from the journal.")
+    restore.add_argument("run", metavar="RUN", help="the run id (see `emx2tui history`)")
+    restore.add_argument("--target-token", metavar="TOKEN", help="target API token (env MG_TARGET_TOKEN; "
+                         "or MG_TARGET_USERNAME and MG_TARGET_PASSWORD)")
+    restore.add_argument("--yes", action="store_true", help="restore without asking")
+    restore.add_argument("--dry-run", action="store_true", help="show what would change; change nothing")
+    restore.add_argument("--force", action="store_true",
+                         help="restore even rows that were changed since the run")
+    restore.add_argument("--backup-dir", metavar="DIR", help="where the restore's own backup goes")
+    restore.add_argument("--quiet", action="store_true", help="print the changes and summary only")
+
     sandbox = sub.add_parser("sandbox", help="the EMX2-compatible sandbox server")
     ssub = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION")
     serve = ssub.add_parser("serve", help="serve the sandbox over HTTP")
@@ -100,6 +124,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "strategies":
             from emx2tui.jobs.headless import strategies_main
             return strategies_main(args)
+        if args.command == "history":
+            from emx2tui.jobs.history_cmd import history_main
+            return history_main(args)
+        if args.command == "restore":
+            from emx2tui.jobs.history_cmd import restore_main
+            return restore_main(args)
         if args.command == "sandbox":
             if args.sandbox_command != "serve":
                 parser.parse_args(["sandbox", "--help"])

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import platformdirs
 
+from emx2tui.emx2.zipfmt import make_reimportable
+
 
 def data_dir() -> Path:
     """The user data dir (EMX2TUI_DATA_DIR wins)."""
@@ -49,3 +51,14 @@ def write_private(path: Path, data: bytes) -> Path:
         fh.write(data)
     os.chmod(path, 0o600)
     return path
+
+
+async def save_backup(client, schema: str, folder: str | os.PathLike | None = None) -> tuple[Path, int]:
+    """Download `schema` (with system columns, made re-importable) into a new 0600 backup zip.
+
+    `client` is an open `emx2tui.emx2.client.Emx2Client`. Returns the path and the size in bytes.
+    """
+    data = make_reimportable(await client.download_zip(schema, include_system_columns=True))
+    path = backup_path(schema, client.url, backup_dir(folder))
+    write_private(path, data)
+    return path, len(data)

@@ -209,6 +209,9 @@ async def _run(args: argparse.Namespace, strategy: Strategy, printer: Printer, s
                  f"{deleted} deleted.")
     if result.backup_path:
         printer.line(f"Backup of the target: {result.backup_path}")
+    if result.run_id:  # the run journal
+        printer.line(f"run {result.run_id} — undo with: emx2tui restore {result.run_id}"
+                     if inserted + updated + deleted else f"run {result.run_id} (nothing to undo)")
     return EXIT_OK
 
 
