@@ -11,6 +11,7 @@ import asyncio
 import inspect
 import json
 import logging
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -45,7 +46,17 @@ _SCHEMA_QUERY = """{ _schema { name settings { key value }
               readonly description label } } } }"""
 
 TERMINAL_TASK_STATES = {"COMPLETED", "ERROR", "CANCELLED", "SKIPPED"}
-RETRY_STATUSES = {502, 503, 504}
+# Answers worth another try for a read: a proxy or server hiccup, not a refusal.
+RETRY_STATUSES = {500, 502, 503, 504}
+DEFAULT_TIMEOUT = 60.0
+
+
+def default_timeout() -> float:
+    """Seconds to wait for an answer: `EMX2TUI_HTTP_TIMEOUT`, or 60."""
+    try:
+        return float(os.environ.get("EMX2TUI_HTTP_TIMEOUT") or DEFAULT_TIMEOUT)
+    except ValueError:
+        return DEFAULT_TIMEOUT
 
 
 @dataclass
@@ -109,10 +120,10 @@ def _error_message(response: httpx.Response) -> str:
 class Emx2Client:
     """One signed-in conversation with one EMX2 server. Use as `async with Emx2Client(conn) as c`."""
 
-    def __init__(self, connection: Connection, *, timeout: float = 60.0, retries: int = 3,
+    def __init__(self, connection: Connection, *, timeout: float | None = None, retries: int = 3,
                  backoff: float = 0.5, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.connection = connection
-        self.timeout = timeout
+        self.timeout = default_timeout() if timeout is None else timeout
         self.retries = retries
         self.backoff = backoff
         self._transport = transport
