@@ -227,6 +227,12 @@ def _scalar_out(base: str, text: str | None):
         return float(text)
     if base == "bool":
         return text == "true"
+    if base == "datetime":
+        # Postgres' JSON form of a timestamp: ISO with a T, no fraction when it is zero
+        day, _, time_ = text.partition(" ")
+        if time_.endswith(".0"):
+            time_ = time_[:-2]
+        return f"{day}T{time_}" if time_ else day
     return text
 
 

@@ -14,6 +14,7 @@ to rows deleted in it. One re-entrant lock serialises every access.
 from __future__ import annotations
 
 import dataclasses
+from decimal import Decimal
 import datetime as dt
 import json
 import re
@@ -51,6 +52,44 @@ def now_text() -> str:
 
 
 # ----------------------------------------------------------------------------- values
+_LOOSE_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?"
+                         r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?|\[[^\]]+\])?$")
+
+
+def _date_text(base: str, text: str) -> str:
+    """EMX2's loose date parsing; a zone or offset is dropped, not converted.
+
+    DATE is stored as `yyyy-MM-dd`; DATETIME as Java's `Timestamp.toString()`:
+    `yyyy-MM-dd HH:mm:ss.f` with the fraction's trailing zeros dropped (`.0` for whole seconds).
+    """
+    m = _LOOSE_DATE.match(text)
+    try:
+        day = dt.date.fromisoformat(m.group(1)) if m else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise SandboxError(f"Cannot cast value '{text}' to {base}")
+    if base == "date":
+        return day.isoformat()
+    hh, mm, ss, frac = (m.group(2) or "00"), (m.group(3) or "00"), (m.group(4) or "00"), m.group(5)
+    if int(hh) > 23 or int(mm) > 59 or int(ss) > 59:
+        raise SandboxError(f"Cannot cast value '{text}' to {base}")
+    fraction = (frac or "0")[:6].rstrip("0") or "0"
+    return f"{day.isoformat()} {hh}:{mm}:{ss}.{fraction}"
+
+
+def java_double(x: float) -> str:
+    """Java's `Double.toString`: plain between 10^-3 and 10^7, otherwise `1.0E7` style."""
+    if x == 0 or x != x or x in (float("inf"), float("-inf")):
+        return {"inf": "Infinity", "-inf": "-Infinity", "nan": "NaN"}.get(repr(x), repr(x))
+    if 1e-3 <= abs(x) < 1e7:
+        return repr(x)
+    sign, digits, exp = Decimal(repr(x)).as_tuple()
+    ds = "".join(map(str, digits)).rstrip("0") or "0"
+    e = exp + len(digits) - 1
+    return ("-" if sign else "") + ds[0] + "." + (ds[1:] or "0") + "E" + str(e)
+
+
 def canon(base: str, value: object) -> str | None:
     """The stored text of one scalar value (None for empty)."""
     if value is None:
@@ -71,9 +110,11 @@ def canon(base: str, value: object) -> str | None:
         return str(number)
     if base == "decimal":
         try:
-            return repr(float(text))
+            return java_double(float(text))
         except ValueError:
             raise SandboxError(f"Cannot cast value '{text}' to decimal") from None
+    if base in ("date", "datetime"):
+        return _date_text(base, text)
     if base == "bool":
         try:
             b = csvfmt.parse_bool(text)
