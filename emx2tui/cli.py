@@ -51,9 +51,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a job strategy without the app (cron, CI)",
                          description="Plan, then apply one job strategy. Prints the plan, progress "
-                                     "per step and table, and a summary. Exit code 0 on success.")
-    run.add_argument("strategy", help="strategy name, e.g. FillStaging or CohortStagingToDataCatalogue")
+                                     "per step and table, and a summary. Exit code 0 on success. "
+                                     "Schemas and URLs may be comma-separated lists: each "
+                                     "source/target pair is planned, backed up and applied on its own.")
+    run.add_argument("strategy", nargs="?", default=None,
+                     help="strategy name, e.g. FillStaging, fill-staging or FILL_STAGING (see "
+                          "`emx2tui strategies`); optional with --strategy-file")
     _add_connection_flags(run)
+    run.add_argument("--strategy-file", metavar="FILE",
+                     help="load the strategy from a TOML file in the format of the built-in ones")
+    run.add_argument("--transport", choices=("zip", "csv"), default=None,
+                     help="zip (default): deletes and upserts in one atomic import; csv: table by "
+                          "table over the CSV API (not atomic)")
+    run.add_argument("--plan-out", metavar="DIR",
+                     help="write the plan (plan.txt) and the zip an apply would send (import.zip) to DIR")
     run.add_argument("--resource-id", metavar="ID",
                      help="cohort or network id (default: read from the staging schema's row)")
     run.add_argument("--dry-run", action="store_true", help="plan only; change nothing on the target")
@@ -63,7 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backup-dir", metavar="DIR", help="where backups go (default: the user data dir)")
     run.add_argument("--quiet", action="store_true", help="print the plan and summary only")
 
-    sub.add_parser("strategies", help="list the job strategies")
+    strategies = sub.add_parser("strategies", help="list the job strategies")
+    strategies.add_argument("--strategy-file", metavar="FILE", action="append", default=[],
+                            help="also list the strategy in FILE (repeatable)")
 
     history = sub.add_parser("history", help="list the journalled runs, or show one",
                              description="The run journal: every run that wrote (or tried to write) "

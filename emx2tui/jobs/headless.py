@@ -2,7 +2,10 @@
 
 Prints the plan, progress per step and table, and a summary. Exit codes:
 0 success (or a dry run), 1 the plan or the run failed, 2 wrong usage or configuration,
-3 deletes were not confirmed (no --yes and no terminal to ask on, or the answer was no).
+3 deletes were not confirmed (no --yes and no terminal to ask on, or the answer was no),
+4 the job was skipped (for example the staging id differs from the catalogue's).
+With several sources or targets (comma-separated), each pair is planned and applied on its own,
+and the exit code is the worst of them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
@@ -20,10 +24,13 @@ from emx2tui.emx2.errors import Emx2Error
 from emx2tui.jobs.events import (STEP_TITLES, Event, PlanReady, RunFinished, ServerTask, StepFinished,
                                  StepLog, StepProgress, StepStarted)
 from emx2tui.jobs.plan import Plan
-from emx2tui.jobs.runner import Job
-from emx2tui.jobs.strategy import Strategy, StrategyError, list_strategies, load_strategy
+from emx2tui.jobs.report import format_plan, write_plan_out
+from emx2tui.jobs.runner import Job, JobSkipped
+from emx2tui.jobs.strategy import (Strategy, StrategyError, list_strategies, load_strategy,
+                                   load_strategy_file, name_key)
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CONFIRMED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CONFIRMED, EXIT_SKIPPED = 0, 1, 2, 3, 4
+SEVERITY = [EXIT_OK, EXIT_SKIPPED, EXIT_NOT_CONFIRMED, EXIT_FAILED, EXIT_USAGE]  # worst last
 
 DEMO_DEFAULTS = {
     # strategy -> (source schema, target schema); names from the sandbox's demo set
@@ -76,54 +83,68 @@ class Printer:
             pass
 
 
-def format_plan(plan: Plan) -> list[str]:
-    lines = [f"Plan: {plan.strategy} (flow {plan.flow}), resource {plan.resource_id}",
-             f"  source: {plan.source_label}",
-             f"  target: {plan.target_label}",
-             "  " + ("one atomic import: a failure changes nothing" if plan.atomic else
-                     "NOT atomic: written table by table"), ""]
-    width = max([len(t.table) for t in plan.sync + plan.delete] + [5])
-    head = f"  {'table':<{width}}  {'rows':>6}  {'insert':>6}  {'update':>6}  {'same':>6}  {'delete':>6}  filter"
-    lines += [head, "  " + "-" * (len(head) - 2)]
-    deletes = {t.table: t for t in plan.delete}
-    shown = set()
-    for t in plan.sync:
-        d = deletes.get(t.table)
-        shown.add(t.table)
-        lines.append(f"  {t.table:<{width}}  {t.rows:>6}  {t.inserts:>6}  {t.updates:>6}  {t.unchanged:>6}"
-                     f"  {(d.deletes if d else 0):>6}  {t.filter_text}")
-    for d in plan.delete:
-        if d.table not in shown:
-            lines.append(f"  {d.table:<{width}}  {'':>6}  {'':>6}  {'':>6}  {'':>6}  {d.deletes:>6}  {d.filter_text}")
-    lines.append(f"  {'total':<{width}}  {plan.total_sync_rows:>6}  {sum(t.inserts for t in plan.sync):>6}"
-                 f"  {sum(t.updates for t in plan.sync):>6}  {sum(t.unchanged for t in plan.sync):>6}"
-                 f"  {plan.total_delete_rows:>6}")
-    if plan.warnings:
-        lines.append("")
-        lines += [f"  warning: {w}" for w in plan.warnings]
-    return lines
-
-
 # ----------------------------------------------------------------------------- configuration
 def _env(name: str) -> str | None:
     value = os.environ.get(name)
     return value if value else None
 
 
-def connection_from(args: argparse.Namespace, side: str) -> Connection:
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def connections_from(args: argparse.Namespace, side: str) -> list[Connection]:
+    """One connection per schema; URLs and schemas may be comma-separated lists (as in the `.env`).
+
+    One URL serves every schema; otherwise there must be as many URLs as schemas. The side's
+    credentials are used for each of its servers.
+    """
     up = side.upper()
-    url = getattr(args, f"{side}_url", None) or _env(f"MG_{up}_URL")
-    schema = getattr(args, f"{side}_schema", None) or _env(f"MG_{up}_SCHEMA")
+    urls = _split(getattr(args, f"{side}_url", None) or _env(f"MG_{up}_URL"))
+    schemas = _split(getattr(args, f"{side}_schema", None) or _env(f"MG_{up}_SCHEMA"))
     token = getattr(args, f"{side}_token", None) or _env(f"MG_{up}_TOKEN")
     username = _env(f"MG_{up}_USERNAME")
     password = _env(f"MG_{up}_PASSWORD")
     if token:
         username = password = None
-    if not url:
+    if not urls:
         raise UsageError(f"No {side} server: pass --{side}-url or set MG_{up}_URL (or use --demo).")
     if bool(username) != bool(password):
         raise UsageError(f"Set both MG_{up}_USERNAME and MG_{up}_PASSWORD, or MG_{up}_TOKEN.")
-    return Connection(url, schema, token=token, username=username, password=password)
+    if not schemas:
+        schemas_or_none: list[str | None] = [None] * len(urls)
+    else:
+        schemas_or_none = list(schemas)
+    if len(urls) == 1:
+        urls = urls * len(schemas_or_none)
+    elif len(schemas_or_none) == 1:
+        schemas_or_none = schemas_or_none * len(urls)
+    if len(urls) != len(schemas_or_none):
+        raise UsageError(f"{len(urls)} {side} URLs for {len(schemas_or_none)} {side} schemas: give one "
+                         f"URL, or one per schema.")
+    return [Connection(u, s, token=token, username=username, password=password)
+            for u, s in zip(urls, schemas_or_none)]
+
+
+def connection_from(args: argparse.Namespace, side: str) -> Connection:
+    conns = connections_from(args, side)
+    if len(conns) != 1:
+        raise UsageError(f"Give one {side} schema here, not {len(conns)}.")
+    return conns[0]
+
+
+def job_pairs(args: argparse.Namespace) -> list[tuple[Connection, Connection]]:
+    """(source, target) per job: one source for many targets, many sources into one target, or
+    as many sources as targets, paired in order."""
+    sources, targets = connections_from(args, "source"), connections_from(args, "target")
+    if len(sources) == 1:
+        sources = sources * len(targets)
+    elif len(targets) == 1:
+        targets = targets * len(sources)
+    if len(sources) != len(targets):
+        raise UsageError(f"{len(sources)} sources and {len(targets)} targets: give one of either, or "
+                         f"as many sources as targets.")
+    return list(zip(sources, targets))
 
 
 @contextlib.contextmanager
@@ -173,20 +194,48 @@ def confirm_deletes(plan: Plan, stdin: TextIO, printer: Printer,
 
 
 async def _run(args: argparse.Namespace, strategy: Strategy, printer: Printer, stdin: TextIO) -> int:
-    source = connection_from(args, "source")
-    target = connection_from(args, "target")
-    printer.secrets[:] = source.secrets + target.secrets
-    job = Job(strategy, source, target, resource_id=getattr(args, "resource_id", None),
-              backup_dir=getattr(args, "backup_dir", None))
+    pairs = job_pairs(args)
+    printer.secrets[:] = sorted({x for s, t in pairs for x in s.secrets + t.secrets})
     printer.line(f"{strategy.title}: {strategy.summary()}")
+    worst = EXIT_OK
+    for n, (source, target) in enumerate(pairs, 1):
+        if len(pairs) > 1:
+            printer.line()
+            printer.line(f"=== job {n} of {len(pairs)}: {source.schema or '(default)'} -> "
+                         f"{target.schema or '(default)'}")
+        plan_out = getattr(args, "plan_out", None)
+        if plan_out and len(pairs) > 1:
+            plan_out = os.path.join(plan_out, f"{n:02d}-{target.schema or 'target'}")
+        code = await _run_one(args, strategy, printer, stdin, source, target, plan_out)
+        worst = max(worst, code, key=SEVERITY.index)
+    return worst
+
+
+async def _run_one(args: argparse.Namespace, strategy: Strategy, printer: Printer, stdin: TextIO,
+                   source: Connection, target: Connection, plan_out: str | None) -> int:
+    job = Job(strategy, source, target, resource_id=getattr(args, "resource_id", None),
+              backup_dir=getattr(args, "backup_dir", None),
+              transport=getattr(args, "transport", None) or None)
     try:
         plan = await job.plan(printer)
+    except JobSkipped as exc:
+        printer.line(scrub(str(exc), printer.secrets), error=True)
+        return EXIT_SKIPPED
     except (Emx2Error, StrategyError, OSError) as exc:
         printer.line(f"error: {scrub(str(exc), printer.secrets)}", error=True)
         return EXIT_FAILED
     printer.line()
     for line in format_plan(plan):
         printer.line(line)
+    if plan_out:
+        zip_path, text_path = write_plan_out(plan, plan_out)
+        printer.line()
+        printer.line(f"Plan written: {text_path} and {zip_path} (the import an apply would send)")
+    if plan.broken:
+        printer.line()
+        printer.line(f"error: the import would break {len(plan.broken)} reference(s); nothing was "
+                     f"changed. Fix them and plan again.", error=True)
+        return EXIT_FAILED
     printer.line()
     if getattr(args, "dry_run", False):
         printer.line(f"Dry run: nothing was changed ({plan.total_writes} rows would be written, "
@@ -220,7 +269,15 @@ def run_main(args: argparse.Namespace, *, stdout: TextIO | None = None, stderr: 
     out, err, inp = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin
     printer = Printer(out, err, [], quiet=getattr(args, "quiet", False))
     try:
-        strategy = load_strategy(args.strategy)
+        if getattr(args, "strategy_file", None):
+            strategy = load_strategy_file(args.strategy_file)
+            if args.strategy and name_key(args.strategy) != name_key(strategy.name):
+                raise StrategyError(f"Strategy file {args.strategy_file} defines '{strategy.name}', "
+                                    f"not '{args.strategy}'.")
+        else:
+            if not args.strategy:
+                raise StrategyError("Name a strategy (see `emx2tui strategies`) or pass --strategy-file.")
+            strategy = load_strategy(args.strategy)
     except StrategyError as exc:
         printer.line(f"error: {exc}", error=True)
         return EXIT_USAGE
@@ -254,18 +311,27 @@ def strategies_main(args: argparse.Namespace, *, stdout: TextIO | None = None) -
     except StrategyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    for extra in getattr(args, "strategy_file", None) or []:
+        try:
+            items.append(load_strategy_file(extra))
+        except StrategyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     for s in items:
         print(f"{s.name}  (flow {s.flow}, strategy version {s.version})", file=out)
         print(f"    {s.title}", file=out)
-        print(f"    source: {s.source_model.describe()}"
-              + (f"  [default schema {s.source_model.default_schema}]" if s.source_model.default_schema else ""),
-              file=out)
-        print(f"    target: {s.target_model.describe()}"
-              + (f"  [default schema {s.target_model.default_schema}]" if s.target_model.default_schema else ""),
-              file=out)
+        for src, tgt in s.pairs():
+            print(f"    source: {src.profile} {src.versions}"
+                  + (f"  [default schema {src.default_schema}]" if src.default_schema else ""), file=out)
+            print(f"    target: {tgt.profile} {tgt.versions}"
+                  + (f"  [default schema {tgt.default_schema}]" if tgt.default_schema else ""), file=out)
         print(f"    steps:  {' -> '.join(s.steps)}", file=out)
         print(f"    tables: {len(s.sync)} to sync" + (f", {len(s.delete)} to delete" if s.delete else ""),
               file=out)
-        if s.aliases:
-            print(f"    also:   {', '.join(s.aliases)}", file=out)
+        if s.gdpr is not None:
+            print(f"    rule:   {s.gdpr.describe()}", file=out)
+        kebab = re.sub(r"(?<!^)(?=[A-Z])", "-", s.name).lower()
+        print(f"    names:  {', '.join([s.name, kebab, *s.aliases])}", file=out)
+        if s.path and not s.path.startswith("emx2tui/"):
+            print(f"    file:   {s.path}", file=out)
     return EXIT_OK

@@ -234,7 +234,8 @@ class Strategy:
 
 
 # ----------------------------------------------------------------------------- loading
-def _key(name: str) -> str:
+def name_key(name: str) -> str:
+    """A strategy name in any spelling (FillStaging, fill-staging, FILL_STAGING) as one key."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
@@ -365,12 +366,12 @@ def load_strategy(name: str, extra_dirs: list[Path] | None = None) -> Strategy:
     """A strategy by name, alias or file stem, in any spelling (FillStaging, fill-staging, FILL_STAGING)."""
     if name.endswith(".toml") and Path(name).is_file():
         return parse_strategy(Path(name).read_text(encoding="utf-8"), name)
-    wanted = _key(name)
+    wanted = name_key(name)
     all_ = list_strategies(extra_dirs)
     for s in all_:
-        keys = {_key(s.name), *(_key(a) for a in s.aliases)}
+        keys = {name_key(s.name), *(name_key(a) for a in s.aliases)}
         if s.path:
-            keys.add(_key(Path(s.path).stem))
+            keys.add(name_key(Path(s.path).stem))
         if wanted in keys:
             return s
     known = ", ".join(s.name for s in all_)

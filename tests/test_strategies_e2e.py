@@ -1,0 +1,432 @@
+"""Every built-in strategy end to end on one sandbox loaded with the reference 9.0.0 models.
+
+Each test works on its own resource (or schemas), so they share one sandbox. Expected rows are
+computed here from the shared CSVs and molgenis.csv files, not with the engine's code. Each job
+runs twice: a first run that fills, and a second run after edits in the source that updates and
+(where the flow deletes) deletes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from emx2tui.emx2 import csvfmt
+from emx2tui.emx2.client import Connection, Emx2Client
+from emx2tui.emx2.frames import frame_from_rows, write_frame
+from emx2tui.emx2.zipfmt import table_entries
+from emx2tui.jobs.runner import Job, JobSkipped
+from emx2tui.jobs.strategy import StrategyError, load_strategy
+
+server = pytest.importorskip("emx2tui.sandbox.server")
+
+PASSWORD = "Strat3gy-Secret-Pw"
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [dict(r) for r in csv.DictReader(fh)]
+
+
+def _empty_schema(models_dir: Path, folder: Path, model: str, files: dict[str, str] | None = None) -> str:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "molgenis.csv").write_text((models_dir / model / "molgenis.csv").read_text(encoding="utf-8"),
+                                         encoding="utf-8")
+    for name, text in (files or {}).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def sb(models_dir, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("schemas")
+    load = [
+        ("CatalogueOntologies", str(models_dir / "catalogue-ontologies")),
+        ("catalogue", str(models_dir / "catalogue")),
+        ("UMCG", str(models_dir / "catalogue")),
+        ("testCohort", str(models_dir / "cohort-staging")),
+        ("umcgStaging", str(models_dir / "umcg-cohort-staging")),
+        ("testNetwork", str(models_dir / "network-staging")),
+        ("testCohort1", _empty_schema(models_dir, tmp / "c1", "cohort-staging",
+                                      {"Collections.csv": "id,name,type\ntestCohort1,x,Cohort study\n"})),
+        ("TestCohort2", _empty_schema(models_dir, tmp / "c2", "cohort-staging",
+                                      {"Collections.csv": "id,name,type\nTestCohort2,x,Cohort study\n"})),
+        ("testNetwork2", _empty_schema(models_dir, tmp / "n2", "network-staging",
+                                       {"Networks.csv": "id,name\ntestNetwork2,x\n"})),
+        ("sharedA", str(models_dir / "shared-staging")),
+        ("sharedB", _empty_schema(models_dir, tmp / "sb", "shared-staging")),
+        ("OntologiesCopy", _empty_schema(models_dir, tmp / "oc", "catalogue-ontologies")),
+    ]
+    with server.start_sandbox(port=0, load=load, admin_password=PASSWORD) as handle:
+        yield handle
+
+
+def conn(sb, schema: str) -> Connection:
+    return Connection(sb.url, schema, username="admin", password=PASSWORD)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+async def _rows(sb, schema: str, table: str, flt: dict | None = None) -> list[dict[str, str]]:
+    async with Emx2Client(conn(sb, schema)) as c:
+        return (await c.download_table(schema, table, flt)).to_dict("records")
+
+
+def rows(sb, schema: str, table: str) -> list[dict[str, str]]:
+    return run(_rows(sb, schema, table))
+
+
+async def _upload(sb, schema: str, table: str, records: list[dict[str, str]]) -> None:
+    async with Emx2Client(conn(sb, schema)) as c:
+        await c.upload_csv(schema, table, write_frame(frame_from_rows(records)))
+
+
+async def _delete(sb, schema: str, table: str, keys: list[str], records: list[dict[str, str]]) -> None:
+    async with Emx2Client(conn(sb, schema)) as c:
+        await c.delete_rows(schema, table, csvfmt.write_csv(keys, records))
+
+
+async def _export(sb, schema: str) -> dict[str, str]:
+    async with Emx2Client(conn(sb, schema)) as c:
+        return table_entries(await c.download_zip(schema))
+
+
+def arrays_of(models_dir: Path, folder: str) -> set[str]:
+    out = set()
+    for r in _read(models_dir / folder / "molgenis.csv"):
+        if r.get("columnName") and (r.get("columnType") or "").endswith(("_array", "multiselect", "checkbox")):
+            out.add(r["columnName"])
+    return out
+
+
+def canon(records: list[dict[str, str]], cols: list[str], arrays: set[str]) -> list[tuple]:
+    def cell(r, c):
+        v = (r.get(c) or "").strip()
+        return tuple(csvfmt.split_array(v)) if c in arrays else v
+    return sorted(tuple(cell(r, c) for c in cols) for r in records)
+
+
+def data_columns(records: list[dict[str, str]]) -> list[str]:
+    cols: dict[str, None] = {}
+    for r in records:
+        for c, v in r.items():
+            if not c.startswith("mg_") and (v or "").strip():
+                cols.setdefault(c, None)
+    return list(cols)
+
+
+def assert_same_rows(got: list[dict[str, str]], want: list[dict[str, str]], arrays: set[str], table: str,
+                     cols: list[str] | None = None) -> None:
+    cols = cols or data_columns(want)
+    assert canon(got, cols, arrays) == canon(want, cols, arrays), table
+
+
+def others_unchanged(before: dict[str, str], after: dict[str, str], resource: str) -> None:
+    assert set(before) == set(after)
+    for table, text in before.items():
+        def lines(t):
+            return sorted(line for line in t.splitlines()[1:] if resource not in line)
+        assert lines(after[table]) == lines(text), table
+
+
+# ----------------------------------------------------------------------------- FillStaging
+def test_fill_staging_then_publish_back_keeps_catalogue_owned_columns(sb, models_dir):
+    """FillStaging copies testCohort1; publishing it back keeps the columns staging lacks."""
+    job = Job("fill-staging", conn(sb, "catalogue"), conn(sb, "testCohort1"))
+    plan = run(job.plan())
+    assert plan.resource_id == "testCohort1" and not plan.has_deletes and not plan.broken
+    assert run(job.apply(plan)).ok
+    arrays = arrays_of(models_dir, "cohort-staging")
+    staging_cols = {r["tableName"]: [] for r in _read(models_dir / "cohort-staging" / "molgenis.csv")}
+    for table in ("Subpopulations", "Collection events", "Contacts", "Variables", "Variable mappings"):
+        spec = load_strategy("FillStaging").sync_spec(table)
+        want = [r for r in _read(models_dir / "catalogue" / f"{table}.csv") if r[spec.filter] == "testCohort1"]
+        got = rows(sb, "testCohort1", table)
+        cols = [c for c in data_columns(got)]
+        assert want and cols and table in staging_cols
+        if table == "Variables":  # a borrowed definition is emptied in staging
+            for r in want:
+                if r.get("useExternalDefinition.resource") not in ("", None, "testCohort1"):
+                    for c in ("useExternalDefinition.resource", "useExternalDefinition.table",
+                              "useExternalDefinition.name"):
+                        r[c] = ""
+        assert_same_rows(got, want, arrays, table, cols)
+
+    # the catalogue-owned columns of testCohort1 survive a publish back with edits
+    subpops = rows(sb, "testCohort1", "Subpopulations")
+    edited = dict(subpops[0], description="edited in staging")
+    run(_upload(sb, "testCohort1", "Subpopulations", [edited]))
+    before_cat = {t: rows(sb, "catalogue", t) for t in ("Subpopulations", "Collection events", "Organisations")}
+    owned = {"Subpopulations": ["contact point.first name", "publisher"],
+             "Collection events": ["contact point.first name", "publisher"],
+             "Organisations": ["organisation name", "website"]}
+    for table, cols in owned.items():  # the fixture has values there, which staging cannot carry
+        assert any((r.get(c) or "") for r in before_cat[table] if r["resource"] == "testCohort1" for c in cols), table
+    pub = Job("CohortStagingToDataCatalogue", conn(sb, "testCohort1"), conn(sb, "catalogue"))
+    plan2 = run(pub.plan())
+    sp = plan2.table("Subpopulations")
+    assert sp.updates == 1 and list(sp.changes.values())[0]["description"][1] == "edited in staging"
+    assert "publisher" in sp.kept and not sp.cleared
+    assert not plan2.has_deletes and not plan2.broken
+    assert run(pub.apply(plan2)).ok
+    after_cat = {t: rows(sb, "catalogue", t) for t in owned}
+    for table in owned:
+        b = [r for r in before_cat[table] if r["resource"] == "testCohort1"]
+        a = [r for r in after_cat[table] if r["resource"] == "testCohort1"]
+        cols = [c for c in data_columns(b) if c != "description"]
+        assert canon(a, cols, set()) == canon(b, cols, set()), table
+    hit = [r for r in after_cat["Subpopulations"] if r["resource"] == "testCohort1" and r["name"] == edited["name"]]
+    assert hit[0]["description"] == "edited in staging"
+
+
+def test_fill_staging_skips_when_ids_differ_in_case(sb):
+    before = run(_export(sb, "TestCohort2"))
+    job = Job("FILL_STAGING", conn(sb, "catalogue"), conn(sb, "TestCohort2"))
+    with pytest.raises(JobSkipped) as err:
+        run(job.plan())
+    msg = str(err.value)
+    assert msg.startswith("Skipped") and "TestCohort2" in msg and "exactly" in msg and "testCohort2" in msg
+    assert run(_export(sb, "TestCohort2")) == before
+
+
+# ----------------------------------------------------------------------------- cohort staging
+def test_cohort_staging_to_catalogue_second_run_updates_and_deletes(sb, models_dir):
+    arrays = arrays_of(models_dir, "catalogue")
+    job = Job("cohort-staging-to-data-catalogue", conn(sb, "testCohort"), conn(sb, "catalogue"))
+    plan = run(job.plan())
+    assert plan.table("Collections").inserts == 1 and not plan.broken
+    assert run(job.apply(plan)).ok
+    for table in ("Collections", "Contacts", "Subpopulations", "Collection events", "Tables", "Variables",
+                  "Variable mappings", "Variable values"):
+        want = _read(models_dir / "cohort-staging" / f"{table}.csv")
+        col = "id" if table == "Collections" else ("source" if table == "Variable mappings" else "resource")
+        got = [r for r in rows(sb, "catalogue", table) if r[col] == "testCohort"]
+        assert_same_rows(got, want, arrays, table)
+    # second run: one subpopulation count gone, one collection event changed
+    counts = rows(sb, "testCohort", "Subpopulation counts")
+    run(_delete(sb, "testCohort", "Subpopulation counts", ["resource", "subpopulation", "age group"], counts[:1]))
+    events = rows(sb, "testCohort", "Collection events")
+    run(_upload(sb, "testCohort", "Collection events", [dict(events[0], description="second run")]))
+    before = run(_export(sb, "catalogue"))
+    job2 = Job("COHORT_STAGING_TO_DATA_CATALOGUE_ZIP", conn(sb, "testCohort"), conn(sb, "catalogue"))
+    plan2 = run(job2.plan())
+    assert plan2.deleted("Subpopulation counts").deletes == 1
+    assert plan2.table("Collection events").updates == 1 and plan2.total_writes == 1
+    assert run(job2.apply(plan2)).ok
+    got = [r for r in rows(sb, "catalogue", "Subpopulation counts") if r["resource"] == "testCohort"]
+    assert_same_rows(got, counts[1:], arrays, "Subpopulation counts")
+    got = [r for r in rows(sb, "catalogue", "Collection events") if r["resource"] == "testCohort"]
+    assert_same_rows(got, rows(sb, "testCohort", "Collection events"), arrays, "Collection events")
+    others_unchanged(before, run(_export(sb, "catalogue")), "testCohort")
+
+
+# ----------------------------------------------------------------------------- network staging
+def test_network_staging_to_catalogue_withholds_a_mapped_variable(sb, models_dir):
+    arrays = arrays_of(models_dir, "catalogue")
+    job = Job("NetworkStagingToDataCatalogue", conn(sb, "testNetwork"), conn(sb, "catalogue"))
+    plan = run(job.plan())
+    assert plan.table("Networks").inserts == 1 and not plan.broken
+    assert run(job.apply(plan)).ok
+    for table in ("Networks", "Contacts", "Tables", "Variables", "Variable values"):
+        want = _read(models_dir / "network-staging" / f"{table}.csv")
+        col = "id" if table == "Networks" else "resource"
+        got = [r for r in rows(sb, "catalogue", table) if r[col] == "testNetwork"]
+        assert_same_rows(got, want, arrays, table)
+    # a cohort maps onto one network variable; staging then drops two variables and edits a third
+    variables = [r for r in _read(models_dir / "network-staging" / "Variables.csv")]
+    valued = {(r["table"], r["variable"]) for r in _read(models_dir / "network-staging" / "Variable values.csv")}
+    free = [v for v in variables if (v["table"], v["name"]) not in valued]
+    mapped, dropped, edited = free[0], free[1], free[2]
+    cohort_table = _read(models_dir / "catalogue" / "Tables.csv")
+    src_table = next(t["name"] for t in cohort_table if t["resource"] == "testCohort1")
+    run(_upload(sb, "catalogue", "Variable mappings", [{
+        "source": "testCohort1", "source table": src_table, "target": "testNetwork",
+        "target table": mapped["table"], "target variable": mapped["name"], "repeats": "NA",
+        "match": "complete"}]))
+    run(_delete(sb, "testNetwork", "Variables", ["resource", "table", "name"], [mapped, dropped]))
+    run(_upload(sb, "testNetwork", "Variables", [dict(edited, description="renamed in staging")]))
+    before = run(_export(sb, "catalogue"))
+    job2 = Job("network-staging-to-data-catalogue", conn(sb, "testNetwork"), conn(sb, "catalogue"))
+    plan2 = run(job2.plan())
+    vdel = plan2.deleted("Variables")
+    assert vdel.deletes == 1 and vdel.deleted_frame["name"].tolist() == [dropped["name"]]
+    assert len(plan2.withheld) == 1 and mapped["name"] in plan2.withheld[0]
+    assert "Variable mappings" in plan2.withheld[0]
+    assert plan2.table("Variables").updates == 1
+    assert run(job2.apply(plan2)).ok
+    after = {(r["table"], r["name"]): r for r in rows(sb, "catalogue", "Variables") if r["resource"] == "testNetwork"}
+    assert (mapped["table"], mapped["name"]) in after  # reported, not deleted
+    assert (dropped["table"], dropped["name"]) not in after
+    assert after[(edited["table"], edited["name"])]["description"] == "renamed in staging"
+    assert len(after) == len(variables) - 1
+    others_unchanged(before, run(_export(sb, "catalogue")), "testNetwork")
+
+
+def test_catalogue_to_network_staging_then_update(sb, models_dir):
+    arrays = arrays_of(models_dir, "network-staging")
+    job = Job("DataCatalogueToNetworkStaging", conn(sb, "catalogue"), conn(sb, "testNetwork2"))
+    plan = run(job.plan())
+    assert plan.resource_id == "testNetwork2" and not plan.broken
+    assert run(job.apply(plan)).ok
+    net_cols = [r["columnName"] for r in _read(models_dir / "network-staging" / "molgenis.csv")]
+    for table in ("Organisations", "Contacts", "Publications"):
+        want = [r for r in _read(models_dir / "catalogue" / f"{table}.csv") if r["resource"] == "testNetwork2"]
+        got = rows(sb, "testNetwork2", table)
+        cols = [c for c in data_columns(want) if c.split(".")[0] in net_cols]
+        assert want and len(got) == len(want)
+        assert_same_rows(got, want, arrays, table, cols)
+    net = [r for r in rows(sb, "testNetwork2", "Networks") if r["id"] == "testNetwork2"][0]
+    cat = [r for r in _read(models_dir / "catalogue" / "Networks.csv") if r["id"] == "testNetwork2"][0]
+    assert net["name"] == cat["name"] and csvfmt.split_array(net["data resources"]) == \
+        csvfmt.split_array(cat["data resources"])
+    # the catalogue changes a contact; a second fill updates exactly that row
+    contact = [r for r in rows(sb, "catalogue", "Contacts") if r["resource"] == "testNetwork2"][0]
+    run(_upload(sb, "catalogue", "Contacts", [dict(contact, email="changed@example.org")]))
+    plan2 = run(Job("FILL_NETWORK", conn(sb, "catalogue"), conn(sb, "testNetwork2")).plan())
+    assert plan2.total_writes == 1 and plan2.table("Contacts").updates == 1
+    assert run(Job("FILL_NETWORK", conn(sb, "catalogue"), conn(sb, "testNetwork2")).apply(plan2)).ok
+    assert [r["email"] for r in rows(sb, "testNetwork2", "Contacts")] == ["changed@example.org"]
+
+
+# ----------------------------------------------------------------------------- UMCG
+def test_umcg_cohorts_never_publish_a_non_consenting_contact(sb, models_dir):
+    arrays = arrays_of(models_dir, "catalogue")
+    job = Job("UMCGCohorts", conn(sb, "umcgStaging"), conn(sb, "UMCG"))
+    plan = run(job.plan())
+    assert any("no consent" in n for n in plan.notes)
+    assert any("email" in n and "consent" in n for n in plan.notes)
+    data = plan.build_zip()
+    assert b"Nonconsenting" not in data and b"statement of consent" not in data
+    assert run(job.apply(plan)).ok
+    staged = _read(models_dir / "umcg-cohort-staging" / "Contacts.csv")
+    want = [r for r in staged if r["statement of consent personal data"].lower() == "true"]
+    got = [r for r in rows(sb, "UMCG", "Contacts") if r["resource"] == "testCohort"]
+    assert sorted(r["first name"] + " " + r["last name"] for r in got) == ["Consenting Person", "Pat Example"]
+    cols = [c for c in data_columns(want) if c != "statement of consent personal data"]
+    assert_same_rows(got, want, arrays, "Contacts", cols)
+    assert "statement of consent personal data" not in rows(sb, "UMCG", "Contacts")[0]
+    for table in ("Subpopulations", "Variables", "Variable mappings"):
+        want = _read(models_dir / "umcg-cohort-staging" / f"{table}.csv")
+        col = "source" if table == "Variable mappings" else "resource"
+        assert_same_rows([r for r in rows(sb, "UMCG", table) if r[col] == "testCohort"], want, arrays, table)
+
+    # second run: the consenting person withdraws and is the cohort's contact point
+    consenting = [r for r in rows(sb, "umcgStaging", "Contacts") if r["first name"] == "Consenting"][0]
+    run(_upload(sb, "umcgStaging", "Contacts", [dict(consenting, **{"statement of consent personal data": "false"})]))
+    coll = rows(sb, "umcgStaging", "Collections")[0]
+    run(_upload(sb, "umcgStaging", "Collections", [dict(coll, **{
+        "contact point.resource": "testCohort", "contact point.first name": "Consenting",
+        "contact point.last name": "Person"})]))
+    before = run(_export(sb, "UMCG"))
+    job2 = Job("umcg-cohorts", conn(sb, "umcgStaging"), conn(sb, "UMCG"))
+    plan2 = run(job2.plan())
+    assert plan2.deleted("Contacts").deletes == 1
+    assert any("contact point" in n for n in plan2.notes)
+    assert run(job2.apply(plan2)).ok
+    got = [r for r in rows(sb, "UMCG", "Contacts") if r["resource"] == "testCohort"]
+    assert [r["first name"] for r in got] == ["Pat"]
+    row = [r for r in rows(sb, "UMCG", "Collections") if r["id"] == "testCohort"][0]
+    assert not row.get("contact point.first name")
+    others_unchanged(before, run(_export(sb, "UMCG")), "testCohort")
+
+
+# ----------------------------------------------------------------------------- shared staging
+@pytest.mark.parametrize("source,target", [("sharedA", "sharedB"), ("CatalogueOntologies", "OntologiesCopy")])
+def test_shared_staging_upserts_and_never_deletes(sb, models_dir, source, target):
+    job = Job("SHARED_STAGING", conn(sb, source), conn(sb, target))
+    plan = run(job.plan())
+    assert not plan.has_deletes and plan.table("Organisations").inserts == plan.table("Organisations").rows > 0
+    assert run(job.apply(plan)).ok
+    want = rows(sb, source, "Organisations")
+    got = rows(sb, target, "Organisations")
+    assert_same_rows(got, want, {"type", "aliases", "features", "role"}, "Organisations")
+    # second run: one row changed in the source, one row only in the target: updated, nothing deleted
+    key = "id" if source == "sharedA" else "name"
+    run(_upload(sb, source, "Organisations", [dict(want[0], website="https://example.org/changed")]))
+    own = {key: "Target Only Org", "name": "Target Only Org"}
+    run(_upload(sb, target, "Organisations", [own]))
+    plan2 = run(Job("shared-staging", conn(sb, source), conn(sb, target)).plan())
+    assert plan2.table("Organisations").updates == 1 and plan2.total_writes == 1 and not plan2.has_deletes
+    assert run(Job("SharedStaging", conn(sb, source), conn(sb, target)).apply(plan2)).ok
+    got2 = {r[key]: r for r in rows(sb, target, "Organisations")}
+    assert len(got2) == len(want) + 1 and "Target Only Org" in got2
+    assert got2[want[0][key]]["website"] == "https://example.org/changed"
+
+
+def test_shared_staging_refuses_mixed_models(sb):
+    with pytest.raises(StrategyError) as err:
+        run(Job("SharedStaging", conn(sb, "sharedA"), conn(sb, "OntologiesCopy")).plan())
+    msg = str(err.value)
+    assert "SharedStaging" in msg and "CatalogueOntologies" in msg and "3.3" in msg
+
+
+# ----------------------------------------------------------------------------- refusals
+def test_version_mismatch_names_found_and_expected(sb):
+    before = run(_export(sb, "catalogue"))
+    with pytest.raises(StrategyError) as err:
+        run(Job("NetworkStagingToDataCatalogue", conn(sb, "testCohort"), conn(sb, "catalogue")).plan())
+    msg = str(err.value)
+    assert "CohortsStaging" in msg and "9.0.0" in msg and "NetworksStaging >=9.0.0, <10" in msg
+    with pytest.raises(StrategyError) as err:
+        run(Job("CohortStagingToDataCatalogue", conn(sb, "sharedA"), conn(sb, "catalogue")).plan())
+    assert "3.3" in str(err.value) and "CohortsStaging" in str(err.value)
+    assert run(_export(sb, "catalogue")) == before
+
+
+def test_missing_ontology_term_is_reported_and_the_apply_refused(sb, models_dir, tmp_path):
+    """Source and target on different servers: the target's ontology schema lacks a term in use."""
+    onto = tmp_path / "onto"
+    onto.mkdir()
+    for f in (models_dir / "catalogue-ontologies").iterdir():
+        text = f.read_text(encoding="utf-8")
+        if f.name == "Countries.csv":
+            text = "\n".join(line for line in text.splitlines() if ",Germany," not in line) + "\n"
+        (onto / f.name).write_text(text, encoding="utf-8")
+    empty = _empty_schema(models_dir, tmp_path / "cat", "catalogue")
+    with server.start_sandbox(port=0, load=[("CatalogueOntologies", str(onto)), ("catalogue", empty)],
+                              admin_password="Other-Server-Pw") as other:
+        target = Connection(other.url, "catalogue", username="admin", password="Other-Server-Pw")
+
+        async def export_other() -> dict[str, str]:
+            async with Emx2Client(target) as c:
+                return table_entries(await c.download_zip("catalogue"))
+
+        before = run(export_other())
+        job = Job("CohortStagingToDataCatalogue", conn(sb, "testCohort"), target)
+        plan = run(job.plan())
+        assert any("'Germany'" in b and "CatalogueOntologies.Countries" in b and "Collections.countries" in b
+                   for b in plan.broken)
+        # the cohort's mappings name catalogue variables this (empty) catalogue does not have
+        assert any(b.startswith("Variable mappings.target variable") for b in plan.broken)
+        result = run(job.apply(plan))
+        assert not result.ok and "Germany" in result.error and "Nothing was written" in result.error
+        assert result.backup_path is None
+        assert run(export_other()) == before
+
+
+def test_ambiguous_resource_id_is_refused(sb):
+    with pytest.raises(StrategyError) as err:
+        run(Job("NetworkStagingToDataCatalogue", conn(sb, "catalogue"), conn(sb, "catalogue")).plan())
+    assert "exactly one" in str(err.value) or "NetworksStaging" in str(err.value)
+
+
+def test_plan_out_zip_is_what_the_apply_sends(sb, tmp_path):
+    from emx2tui.jobs.report import write_plan_out
+
+    job = Job("FillStaging", conn(sb, "catalogue"), conn(sb, "testCohort1"))
+    plan = run(job.plan())
+    zip_path, text_path = write_plan_out(plan, tmp_path / "out")
+    assert zip_path.read_bytes() == plan.build_zip()
+    text = text_path.read_text()
+    assert "Plan: FillStaging" in text and "one atomic import" in text
+    with zipfile.ZipFile(io.BytesIO(zip_path.read_bytes())) as zf:
+        assert "molgenis.csv" not in zf.namelist()
