@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,18 +39,44 @@ def backup_path(schema: str, server: str, folder: Path) -> Path:
     return path
 
 
-def write_private(path: Path, data: bytes) -> Path:
-    """Write bytes to a new file readable by the owner only (0600), in a 0700 folder."""
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+def private_dir(folder: Path) -> Path:
+    """Create `folder` (and its parents) if needed; a folder made here is 0700."""
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True)
         try:
-            os.chmod(path.parent, 0o700)
+            os.chmod(folder, 0o700)
         except OSError:
             pass
+    return folder
+
+
+def write_private(path: Path, data: bytes) -> Path:
+    """Write bytes to a new file readable by the owner only (0600), in a 0700 folder."""
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.chmod(path, 0o600)
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> Path:
+    """Replace `path` with `data` in one step (temporary file, then rename); mode 0600."""
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     return path
 
 

@@ -32,7 +32,6 @@ import os
 import re
 import secrets
 import socket
-import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 RUNNING, OK, FAILED, CANCELLED = "running", "ok", "failed", "cancelled"
-_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
 
 
 class JournalError(Exception):
@@ -200,39 +199,10 @@ def new_run_id(now: float | None = None) -> str:
             return run_id
 
 
-def _ensure_dir(folder: Path) -> None:
-    if not folder.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            os.chmod(folder, 0o700)
-        except OSError:
-            pass
-
-
-def write_atomic(path: Path, data: bytes) -> Path:
-    """Replace `path` with `data` in one step; the file is readable by its owner only (0600)."""
-    _ensure_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
-
-
 def save(record: RunRecord) -> Path:
     text = json.dumps(record.to_json(), indent=1, ensure_ascii=False) + "\n"
     try:
-        return write_atomic(record.path, text.encode("utf-8"))
+        return backups.write_atomic(record.path, text.encode("utf-8"))
     except OSError as exc:
         raise JournalError(f"cannot write the journal record {record.path}: {exc.strerror or exc}") from None
 
@@ -263,7 +233,7 @@ def _record_files() -> list[Path]:
     folder = journal_dir()
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob("*.json") if _ID.match(p.stem))
+    return sorted(p for p in folder.glob("*.json") if RUN_ID.match(p.stem))
 
 
 def list_runs(limit: int | None = None) -> list[RunRecord]:
@@ -430,7 +400,7 @@ async def _snapshot_after(record: RunRecord, target: Connection) -> None:
               for name, t in record.tables.items()}
     entries = rows.subset(wanted)
     path = after_path(record.run_id)
-    write_atomic(path, build_zip(entries))
+    backups.write_atomic(path, build_zip(entries))
     record.after = str(path)
 
 
