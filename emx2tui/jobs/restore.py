@@ -402,9 +402,14 @@ async def apply_restore(plan: RestorePlan, emit: Emit = ignore, *, force: bool =
         result.error = f"Restore refused: {what}; nothing was changed. Pass --force to restore anyway."
         emit(RunFinished(False, summary="restore refused", error=result.error))
         return result
-    record = journal.new_record("restore", f"restore {plan.record.run_id}", journal.Endpoint(
-        plan.record.target.url, plan.schema, plan.connection.username), _restore_tables(plan),
-        resource_id=plan.record.resource_id, restores=plan.record.run_id)
+    try:
+        record = journal.new_record("restore", f"restore {plan.record.run_id}", journal.Endpoint(
+            plan.record.target.url, plan.schema, plan.connection.username), _restore_tables(plan),
+            resource_id=plan.record.resource_id, restores=plan.record.run_id)
+    except journal.JournalError as exc:  # a restore that cannot be journalled cannot be undone
+        result.error = f"Restore refused: {exc}; nothing was changed."
+        emit(RunFinished(False, summary="restore refused", error=result.error))
+        return result
     try:
         async with Emx2Client(plan.connection) as client:
             emit(StepStarted("backup", unit="bytes"))
