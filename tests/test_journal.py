@@ -188,3 +188,24 @@ def test_restore_refuses_another_server_or_schema():
         asyncio.run(plan_restore(record, Connection("https://catalogue.example.org", "other")))
     with pytest.raises(RestoreError, match="no backup"):
         asyncio.run(plan_restore(record, Connection("https://catalogue.example.org")))
+
+
+def test_restore_asks_on_a_terminal(monkeypatch):
+    from emx2tui.jobs import history_cmd
+    from emx2tui.jobs.headless import Printer
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    plan = SimpleNamespace(totals=lambda: {"reinsert": 1, "revert": 2, "remove": 3}, schema="catalogue",
+                           record=SimpleNamespace(run_id="20261203-191500-ab12",
+                                                  target=SimpleNamespace(url="https://x.example.org")))
+    out, err = io.StringIO(), io.StringIO()
+    printer = Printer(out, err, [])
+    assert history_cmd.confirm(plan, Tty("y\n"), printer)
+    assert "Restore 6 rows of 'catalogue' on https://x.example.org" in out.getvalue()
+    assert not history_cmd.confirm(plan, Tty("n\n"), printer)
+    assert "Not confirmed" in err.getvalue()
+    assert not history_cmd.confirm(plan, Pipe("y\n"), printer)
+    assert "pass --yes" in err.getvalue()

@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -118,30 +117,24 @@ def history_main(args: argparse.Namespace, *, stdout: TextIO | None = None,
 
 
 # ----------------------------------------------------------------------------- restore
-def confirm(plan: RestorePlan, stdin: TextIO, printer: Printer,
-            ask: Callable[[str], str] | None = None) -> bool:
+def confirm(plan: RestorePlan, stdin: TextIO, printer: Printer) -> bool:
+    """Ask on the terminal; without one, refuse (the caller then needs --yes)."""
     tot = sum(plan.totals().values())
     where = f"'{plan.schema}' on {plan.record.target.url}"
     if not stdin.isatty():
         printer.line(f"Refusing to change {tot} rows of {where} without confirmation: pass --yes "
                      f"(stdin is not a terminal).", error=True)
         return False
-    prompt = f"Restore {tot} rows of {where} to before run {plan.record.run_id}? [y/N] "
-    if ask is None:
-        if stdin is sys.stdin:
-            ask = input
-        else:
-            def ask(text: str) -> str:
-                print(text, end="", file=printer.out, flush=True)
-                return stdin.readline()
+    print(f"Restore {tot} rows of {where} to before run {plan.record.run_id}? [y/N] ", end="",
+          file=printer.out, flush=True)
     try:
-        answer = ask(prompt)
+        answer = stdin.readline()
     except (EOFError, OSError):
         answer = ""
-    if answer.strip().lower() not in ("y", "yes"):
-        printer.line("Not confirmed; nothing was changed.", error=True)
-        return False
-    return True
+    if answer.strip().lower() in ("y", "yes"):
+        return True
+    printer.line("Not confirmed; nothing was changed.", error=True)
+    return False
 
 
 async def _restore(args: argparse.Namespace, record: RunRecord, printer: Printer, stdin: TextIO) -> int:
