@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
@@ -316,13 +315,9 @@ def test_write_demo_folders(tmp_path):
         assert on_disk == expected[schema]
 
 
-def test_scale_grows_rows_proportionally_and_quickly():
+def test_scale_grows_rows_proportionally():
     small = DemoSet(demo_schemas(scale=1))
-    start = time.perf_counter()
-    big_schemas = demo_schemas(scale=10)
-    elapsed = time.perf_counter() - start
-    big = DemoSet(big_schemas)
-    assert elapsed < 5, elapsed
+    big = DemoSet(demo_schemas(scale=10))
     ratio = big.count("catalogue") / small.count("catalogue")
     assert 7 <= ratio <= 13, ratio
     assert len(big.rows[("catalogue", "Collections")]) == 30

@@ -305,16 +305,14 @@ def test_data_survives_restart(tmp_path, models_dir):
             assert {"name": "Countries", "tableType": "ONTOLOGIES"} in meta["data"]["_schema"]["tables"]
 
 
-async def test_asgi_app_and_loader_speed(models_dir):
+async def test_asgi_app_serves_every_reference_schema(models_dir):
     store = Store()
-    t0 = time.monotonic()
     for schema, folder in (("CatalogueOntologies", "catalogue-ontologies"), ("catalogue", "catalogue"),
                            ("testCohort", "cohort-staging"), ("testNetwork", "network-staging"),
                            ("SharedStaging", "shared-staging"), ("UMCG", "catalogue"),
                            ("testCohortUMCG", "umcg-cohort-staging")):
         load_path(store, schema, models_dir / folder)
-    # about 2 s on an idle 2-core machine; the bound catches order-of-magnitude regressions
-    assert time.monotonic() - t0 < 8
+    assert {"catalogue", "UMCG", "testCohortUMCG", "SharedStaging"} <= set(store.schema_names())
     app = create_app(store)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox") as c:
         r = await c.post("/api/graphql", json={"query": SIGNIN, "variables": {"e": "admin", "p": "admin"}})
