@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     tui = sub.add_parser("tui", help="open the app (the default command)")
     _add_connection_flags(tui)
+    tui.add_argument("--import-env", metavar="FILE",
+                     help="turn a molgenis-py-cohorts-etl .env into saved connections and a saved "
+                          "job (secrets stay in FILE), then exit")
 
     demo = sub.add_parser("demo", help="start a sandbox server with demo data and open the app on it")
     demo.add_argument("--port", type=int, default=0, help="sandbox port (default: a free one)")

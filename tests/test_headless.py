@@ -164,3 +164,38 @@ def test_cli_entry_demo_dry_run_and_refusal(tmp_path):
     assert proc.returncode == 3
     assert "pass --yes" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "backups").exists()
+
+
+def test_plan_out_csv_transport_and_many_targets(sandbox, creds, tmp_path):
+    before = export(sandbox)
+    out = tmp_path / "plan"
+    code, stdout, _ = cli(flow_b(sandbox) + ["--dry-run", "--transport", "csv", "--plan-out", str(out)])
+    assert code == 0, stdout
+    assert "NOT atomic" in stdout and "plan.txt" in stdout
+    text = (out / "plan.txt").read_text()
+    assert "NOT atomic" in text and "+ testCohort" in text
+    assert (out / "import.zip").stat().st_size > 0
+    assert export(sandbox) == before
+    # one source, two targets: each is its own job; FillStaging skips both (the ids differ)
+    code, stdout, stderr = cli(["run", "FILL_STAGING", "--source-url", sandbox.url, "--source-schema",
+                                "catalogue", "--target-url", sandbox.url, "--target-schema",
+                                "testCohort,testCohort", "--dry-run"])
+    assert code == 4
+    assert "job 1 of 2" in stdout and "job 2 of 2" in stdout
+    assert stderr.count("Skipped") == 2
+
+
+def test_strategy_file_runs_a_users_strategy(sandbox, creds, tmp_path):
+    text = (Path(__file__).resolve().parent.parent / "emx2tui" / "jobs" / "strategies"
+            / "cohort-staging-to-data-catalogue.toml").read_text()
+    custom = tmp_path / "mine.toml"
+    custom.write_text(text.replace('name = "CohortStagingToDataCatalogue"', 'name = "MyPublish"'))
+    code, stdout, _ = cli(["run", "--strategy-file", str(custom)] + flow_b(sandbox)[2:] + ["--dry-run"])
+    assert code == 0 and "Plan: MyPublish (flow B)" in stdout
+    listing = io.StringIO()
+    assert strategies_main(argparse.Namespace(strategy_file=[str(custom)]), stdout=listing) == 0
+    assert "MyPublish" in listing.getvalue() and "umcg-cohorts" in listing.getvalue()
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nflow = "C"\n')
+    code, _, stderr = cli(["run", "--strategy-file", str(bad)] + flow_b(sandbox)[2:])
+    assert code == 2 and "bad.toml" in stderr

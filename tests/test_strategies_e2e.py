@@ -60,6 +60,8 @@ def sb(models_dir, tmp_path_factory):
                                       {"Collections.csv": "id,name,type\nTestCohort2,x,Cohort study\n"})),
         ("testNetwork2", _empty_schema(models_dir, tmp / "n2", "network-staging",
                                        {"Networks.csv": "id,name\ntestNetwork2,x\n"})),
+        ("fileCohort", _empty_schema(models_dir, tmp / "fc", "cohort-staging",
+                                     {"Collections.csv": "id,name,type\nfileCohort,x,Cohort study\n"})),
         ("sharedA", str(models_dir / "shared-staging")),
         ("sharedB", _empty_schema(models_dir, tmp / "sb", "shared-staging")),
         ("OntologiesCopy", _empty_schema(models_dir, tmp / "oc", "catalogue-ontologies")),
@@ -430,3 +432,50 @@ def test_plan_out_zip_is_what_the_apply_sends(sb, tmp_path):
     assert "Plan: FillStaging" in text and "one atomic import" in text
     with zipfile.ZipFile(io.BytesIO(zip_path.read_bytes())) as zf:
         assert "molgenis.csv" not in zf.namelist()
+
+
+# ----------------------------------------------------------------------------- attachments, csv
+def test_attachments_travel_and_csv_transport_is_table_by_table(sb):
+    pdf = b"%PDF-1.4 attachment bytes \x00\x01"
+    fid = "0123456789abcdef0123456789abcdef"
+    doc = "resource,name,description,file,file_filename\nfileCohort,protocol,the protocol,%s,protocol.pdf\n" % fid
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("Documentation.csv", doc)
+        zf.writestr(f"_files/{fid}.pdf", pdf)
+
+    async def load() -> None:
+        async with Emx2Client(conn(sb, "fileCohort")) as c:
+            await c.upload_zip("fileCohort", buf.getvalue())
+
+    run(load())
+    job = Job("CohortStagingToDataCatalogue", conn(sb, "fileCohort"), conn(sb, "catalogue"))
+    plan = run(job.plan())
+    src_id = rows(sb, "fileCohort", "Documentation")[0]["file"]
+    assert list(plan.table("Documentation").files.values()) == [pdf]
+    with zipfile.ZipFile(io.BytesIO(plan.build_zip())) as zf:
+        assert zf.read(next(n for n in zf.namelist() if n.startswith(f"_files/{src_id}."))) == pdf
+    assert run(job.apply(plan)).ok
+    got = [r for r in rows(sb, "catalogue", "Documentation") if r["resource"] == "fileCohort"]
+    assert [r["file_filename"] for r in got] == ["protocol.pdf"] and got[0]["file"]
+
+    async def fetch(file_id: str) -> bytes:
+        async with Emx2Client(conn(sb, "catalogue")) as c:
+            return await c.download_file("catalogue", "Documentation", "file", file_id)
+
+    assert run(fetch(got[0]["file"])) == pdf
+    # a second run with nothing changed in staging writes nothing (file ids are not compared)
+    assert run(Job("CohortStagingToDataCatalogue", conn(sb, "fileCohort"), conn(sb, "catalogue")).plan()).is_empty
+
+    # table by table: the plan says it is not atomic; updates and deletes still land
+    coll = rows(sb, "fileCohort", "Collections")[0]
+    run(_upload(sb, "fileCohort", "Collections", [dict(coll, name="renamed over csv")]))
+    run(_delete(sb, "fileCohort", "Documentation", ["resource", "name"], [{"resource": "fileCohort",
+                                                                           "name": "protocol"}]))
+    csv_job = Job("CohortStagingToDataCatalogue", conn(sb, "fileCohort"), conn(sb, "catalogue"), transport="csv")
+    plan2 = run(csv_job.plan())
+    assert not plan2.atomic and any("not" in n and "one by one" in n for n in plan2.notes)
+    assert plan2.deleted("Documentation").deletes == 1 and plan2.table("Collections").updates == 1
+    assert run(csv_job.apply(plan2)).ok
+    assert [r["name"] for r in rows(sb, "catalogue", "Collections") if r["id"] == "fileCohort"] == ["renamed over csv"]
+    assert not [r for r in rows(sb, "catalogue", "Documentation") if r["resource"] == "fileCohort"]

@@ -57,7 +57,12 @@ class FakeClient:
         return None
 
     async def list_schemas(self) -> list[str]:
+        if getattr(self.connection, "password", None) == "wrong":
+            raise ValueError(f"Sign-in to {self.connection.url} failed: wrong user name or password")
         return list(SCHEMAS)
+
+    async def download_table(self, schema: str, table: str) -> pd.DataFrame:
+        return _frame(table, SCHEMAS[schema][table])
 
     async def table_counts(self, schema: str) -> dict[str, int]:
         return dict(SCHEMAS[schema])
@@ -98,6 +103,11 @@ class FakeTablePlan:
     unchanged: int = 0
     deletes: int = 0
     frame: Any = None
+    actions: list[str] = field(default_factory=list)
+    key_columns: list[str] = field(default_factory=lambda: ["resource", "name"])
+    changes: dict[tuple[str, ...], dict[str, tuple[str, str]]] = field(default_factory=dict)
+    cleared: dict[str, int] = field(default_factory=dict)
+    deleted_frame: Any = None
 
 
 @dataclass
@@ -111,6 +121,8 @@ class FakePlan:
     delete: list[FakeTablePlan]
     warnings: list[str] = field(default_factory=list)
     atomic: bool = True
+    broken: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def total_sync_rows(self) -> int:
@@ -132,10 +144,23 @@ class FakeResult:
     counts: dict[str, dict[str, int]]
     error: str | None
     duration: float
+    run_id: str | None = None
+    cancelled: bool = False
 
 
 def _frame(table: str, n: int) -> pd.DataFrame:
-    return pd.DataFrame({"resource": ["NORTHSTAR"] * n, "name": [f"{table} {i}" for i in range(n)]})
+    return pd.DataFrame({"resource": ["NORTHSTAR"] * n, "name": [f"{table} {i}" for i in range(n)],
+                         "email": [f"person{i}@example.org" for i in range(n)]})
+
+
+def contacts_plan() -> FakeTablePlan:
+    """Four contacts: three new, one whose email changes (and whose phone the upsert clears)."""
+    return FakeTablePlan(
+        "Contacts", "resource = NORTHSTAR", 4, 3, 1, 0, frame=_frame("Contacts", 4),
+        actions=["update", "insert", "insert", "insert"],
+        changes={("NORTHSTAR", "Contacts 0"): {"email": ("old@example.org",
+                                                           "person0@example.org")}},
+        cleared={"phone": 1})
 
 
 class FakeJob:
@@ -143,12 +168,14 @@ class FakeJob:
 
     def __init__(self, strategy: FakeStrategy, source: Any, target: Any,
                  resource_id: str | None = None, *, fail_upload: bool = False,
-                 deletes: bool = True, pause: float = 0.0) -> None:
+                 deletes: bool = True, pause: float = 0.0, broken: tuple[str, ...] = ()
+                 ) -> None:
         self.strategy, self.source, self.target = strategy, source, target
         self.resource_id = resource_id or "NORTHSTAR"
         self.fail_upload = fail_upload
         self.deletes = deletes
         self.pause = pause
+        self.broken = broken
         self.cancelled = False
 
     def cancel(self) -> None:
@@ -163,18 +190,27 @@ class FakeJob:
             emit(StepStarted("tablesToDelete", total=1))
             emit(StepFinished("tablesToDelete", "done", "1 table, 2 rows"))
             delete = [FakeTablePlan("Subpopulations", "resource = NORTHSTAR", 2, deletes=2,
-                                    frame=_frame("Subpopulations", 2))]
+                                    frame=_frame("Subpopulations", 2),
+                                    deleted_frame=_frame("Subpopulations", 2))]
         plan = FakePlan(
             self.strategy.name, self.strategy.flow, "admin@src", "admin@tgt", self.resource_id,
-            sync=[FakeTablePlan("Resources", "id = NORTHSTAR", 1, 0, 1, 0, frame=_frame("Resources", 1)),
-                  FakeTablePlan("Contacts", "resource = NORTHSTAR", 4, 3, 1, 0,
-                                frame=_frame("Contacts", 4))],
-            delete=delete, warnings=["Contacts: 1 row has an empty email"])
+            sync=[FakeTablePlan("Resources", "id = NORTHSTAR", 1, 0, 1, 0,
+                                frame=_frame("Resources", 1), actions=["update"],
+                                changes={("NORTHSTAR", "Resources 0"): {
+                                    "name": ("Northstar", "Resources 0")}}),
+                  contacts_plan()],
+            delete=delete, warnings=["Contacts: 1 row has an empty email"],
+            broken=list(self.broken))
         emit(PlanReady(plan))
         return plan
 
     async def apply(self, plan: FakePlan, emit: Any) -> FakeResult:
         for step in self.strategy.steps:
+            if self.cancelled:
+                emit(StepFinished(step, "cancelled", "cancelled"))
+                emit(RunFinished(False, error="cancelled before anything was written"))
+                return FakeResult(False, None, {}, "cancelled before anything was written", 0.2,
+                                  cancelled=True)
             emit(StepStarted(step, total=2 if step != "upload" else None))
             await asyncio.sleep(self.pause)
             emit(StepLog(step, f"{step} started"))
@@ -186,14 +222,16 @@ class FakeJob:
                     emit(StepFinished(step, "failed", "import failed"))
                     emit(RunFinished(False, error="Contacts row 3: email is not valid"))
                     return FakeResult(False, "/backups/catalogue.zip", {},
-                                      "Contacts row 3: email is not valid", 0.5)
+                                      "Contacts row 3: email is not valid", 0.5,
+                                      run_id="20260101-120000-beef")
             emit(StepProgress(step, 2, 2, unit="tables"))
             emit(StepFinished(step, "done", f"{step} ok"))
         counts = {"Resources": {"inserted": 0, "updated": 1, "deleted": 0},
                   "Contacts": {"inserted": 3, "updated": 1, "deleted": 0},
                   "Subpopulations": {"inserted": 0, "updated": 0, "deleted": 2}}
         emit(RunFinished(True, summary="ok", backup="/backups/catalogue.zip", counts=counts))
-        return FakeResult(True, "/backups/catalogue.zip", counts, None, 1.25)
+        return FakeResult(True, "/backups/catalogue.zip", counts, None, 1.25,
+                          run_id="20260101-120000-cafe")
 
 
 class BrokenJob(FakeJob):
@@ -202,6 +240,106 @@ class BrokenJob(FakeJob):
     async def apply(self, plan: FakePlan, emit: Any) -> FakeResult:
         emit(StepStarted("tablesToDelete"))
         raise ConnectionError("connection refused by the target server")
+
+
+class ManyRowsJob(FakeJob):
+    """Uploads `tables` tables of `rows` rows each, reporting every `step` rows: a flood of
+    progress events, as a 100 000-row run sends them."""
+
+    def __init__(self, *args: Any, rows: int = 100_000, tables: int = 4, step: int = 50,
+                 **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows, self.tables, self.step = rows, tables, step
+        self.sent = 0
+
+    async def apply(self, plan: FakePlan, emit: Any) -> FakeResult:
+        emit(StepStarted("download", total=self.tables))
+        for t in range(self.tables):
+            table = f"Table{t}"
+            for done in range(0, self.rows + 1, self.step):
+                emit(StepProgress("download", done, self.rows, unit="rows", table=table))
+                self.sent += 1
+                if self.cancelled:
+                    emit(StepFinished("download", "cancelled", "cancelled"))
+                    return FakeResult(False, None, {}, "cancelled", 0.1, cancelled=True)
+                if done % (self.step * 20) == 0:
+                    await asyncio.sleep(0)
+            emit(StepProgress("download", t + 1, self.tables, unit="tables", table=table))
+        emit(StepFinished("download", "done", f"{self.tables * self.rows:,} rows"))
+        emit(RunFinished(True, summary="ok"))
+        return FakeResult(True, None, {}, None, 1.0)
+
+
+# ------------------------------------------------------------------ journal and restore
+def journal_record(run_id: str = "20260101-120000-cafe", outcome: str = "ok",
+                   error: str | None = None) -> Any:
+    """A journal record as the engine writes it, saved in the test's own data folder."""
+    from emx2tui.jobs import journal
+
+    tables = {"Contacts": journal.TableRecord(["resource", "name"], inserted=3, updated=1),
+              "Subpopulations": journal.TableRecord(["resource", "name"], deleted=2)}
+    record = journal.RunRecord(
+        run_id=run_id, kind="run", strategy="CohortStagingToDataCatalogue",
+        target=journal.Endpoint("http://target.test", "catalogue", "admin"),
+        source=journal.Endpoint("http://source.test", "cohortStaging", "admin"), flow="B",
+        resource_id="NORTHSTAR", started="2026-01-01T12:00:00+00:00",
+        finished="2026-01-01T12:00:02+00:00", outcome=outcome, error=error,
+        backup="/backups/catalogue.zip", duration=1.25, tables=tables)
+    journal.save(record)
+    return record
+
+
+@dataclass
+class FakeRestorePlan:
+    record: Any
+    connection: Any
+    schema: str
+    conflicts: list[str] = field(default_factory=list)
+    empty: bool = False
+    cancelled: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return self.empty
+
+    @property
+    def needs_force(self) -> bool:
+        return bool(self.conflicts)
+
+    def describe(self) -> list[str]:
+        lines = [f"Restore of run {self.record.run_id}", f"  target: {self.schema}", "",
+                 "  Contacts        0       1       3", "  Subpopulations  2       0       0"]
+        return lines + [f"  {c}" for c in self.conflicts]
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class FakeRestorer:
+    """plan_restore / apply_restore with the engine's signatures, recording what was asked."""
+
+    def __init__(self, *, conflicts: list[str] | None = None, empty: bool = False) -> None:
+        self.conflicts = conflicts or []
+        self.empty = empty
+        self.applied: list[tuple[Any, bool]] = []
+
+    async def plan_restore(self, record: Any, connection: Any) -> FakeRestorePlan:
+        return FakeRestorePlan(record, connection, record.target.schema, list(self.conflicts),
+                               self.empty)
+
+    async def apply_restore(self, plan: FakeRestorePlan, emit: Any, *, force: bool = False
+                            ) -> FakeResult:
+        self.applied.append((plan, force))
+        emit(StepStarted("backup", unit="bytes"))
+        emit(StepFinished("backup", "done", "1,024 bytes"))
+        emit(StepStarted("upload", total=2))
+        emit(ServerTask("upload", "COMPLETED", "Import zip", (("COMPLETED", "Import Contacts"),)))
+        emit(StepFinished("upload", "done", "6 rows restored"))
+        counts = {"Contacts": {"inserted": 0, "updated": 1, "deleted": 3},
+                  "Subpopulations": {"inserted": 2, "updated": 0, "deleted": 0}}
+        emit(RunFinished(True, summary="restored", counts=counts))
+        return FakeResult(True, "/backups/catalogue-2.zip", counts, None, 0.4,
+                          run_id="20260101-130000-f00d")
 
 
 def fake_app(**kwargs: Any) -> Any:
@@ -214,6 +352,7 @@ def fake_app(**kwargs: Any) -> Any:
     defaults = dict(source_schema="cohortStaging", target_schema="catalogue",
                     strategy="CohortStagingToDataCatalogue")
     defaults.update(kwargs)
+    kwargs.setdefault("clock", lambda: 0.0)
     return Emx2App(
         source=source, target=target, strategies=STRATEGIES, client_factory=FakeClient,
         job_factory=lambda s, src, tgt, resource_id=None: job_class(s, src, tgt, resource_id,

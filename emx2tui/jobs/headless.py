@@ -215,7 +215,8 @@ async def _run_one(args: argparse.Namespace, strategy: Strategy, printer: Printe
                    source: Connection, target: Connection, plan_out: str | None) -> int:
     job = Job(strategy, source, target, resource_id=getattr(args, "resource_id", None),
               backup_dir=getattr(args, "backup_dir", None),
-              transport=getattr(args, "transport", None) or None)
+              transport=getattr(args, "transport", None) or None,
+              full_backup=bool(getattr(args, "full_backup", False)))
     try:
         plan = await job.plan(printer)
     except JobSkipped as exc:
@@ -330,7 +331,7 @@ def strategies_main(args: argparse.Namespace, *, stdout: TextIO | None = None) -
               file=out)
         if s.gdpr is not None:
             print(f"    rule:   {s.gdpr.describe()}", file=out)
-        kebab = re.sub(r"(?<!^)(?=[A-Z])", "-", s.name).lower()
+        kebab = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "-", s.name).lower()
         print(f"    names:  {', '.join([s.name, kebab, *s.aliases])}", file=out)
         if s.path and not s.path.startswith("emx2tui/"):
             print(f"    file:   {s.path}", file=out)

@@ -34,8 +34,10 @@ def connection_from(args: Namespace, side: str, env: Mapping[str, str] | None = 
 
 
 def build_app(source: Any, target: Any, *, source_schema: str | None = None,
-              target_schema: str | None = None, strategy: str | None = None) -> Any:
+              target_schema: str | None = None, strategy: str | None = None,
+              config: Any = None) -> Any:
     """The app with the real engine behind it."""
+    from emx2tui.config import load_config
     from emx2tui.emx2.client import Emx2Client
     from emx2tui.jobs.runner import Job
     from emx2tui.jobs.strategy import list_strategies
@@ -53,16 +55,49 @@ def build_app(source: Any, target: Any, *, source_schema: str | None = None,
         source_schema=source_schema or (source.schema if source is not None else None),
         target_schema=target_schema or (target.schema if target is not None else None),
         strategy=strategy,
+        config=config if config is not None else load_config(),
     )
 
 
+def import_env_main(path: str) -> int:
+    """`emx2tui --import-env FILE`: saved connections and jobs from an old .env."""
+    from emx2tui.config import ConfigError, import_env, load_config, save_config
+
+    try:
+        config = load_config()
+        added = import_env(path, config)
+        where = save_config(config)
+    except ConfigError as exc:
+        print(f"emx2tui: {exc}", file=sys.stderr)
+        return 2
+    for name in added.connections:
+        conn = config.connections[name]
+        print(f"connection {name}: {conn.url} ({conn.where_secret_comes_from()})")
+    for name in added.jobs:
+        print(f"saved job {name}: {config.jobs[name].describe()}")
+    for note in added.notes:
+        print(note)
+    print(f"written to {where} (passwords and tokens stay in {path})")
+    return 0
+
+
 def tui_main(args: Namespace) -> int:
+    from emx2tui.config import ConfigError, load_config
+
+    if getattr(args, "import_env", None):
+        return import_env_main(args.import_env)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"emx2tui: {exc}", file=sys.stderr)
+        return 2
     source = connection_from(args, "source")
     target = connection_from(args, "target")
-    if source is None and target is None:
+    if source is None and target is None and not config.connections:
         print("emx2tui: no servers given; use --source-url/--target-url or MG_SOURCE_URL/"
-              "MG_TARGET_URL (or try `emx2tui demo`).", file=sys.stderr)
-    app = build_app(source, target)
+              "MG_TARGET_URL, add connections in the app (c), or try `emx2tui demo`.",
+              file=sys.stderr)
+    app = build_app(source, target, config=config)
     app.run()
     return app.return_code or 0
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
+
 STATUS_ICONS = {
     "pending": "○",
     "running": "◐",
@@ -22,6 +24,55 @@ FLOW_STEPS = {
     "A": ["tablesToSync", "download", "filter", "upload"],
     "B": ["tablesToDelete", "deleteCohort", "tablesToSync", "download", "filter", "backup", "upload"],
 }
+
+DELETE_STEPS = ("tablesToDelete", "deleteCohort", "deleteNetwork")
+
+
+def step_names(strategy: Any) -> list[str]:
+    """The strategy's steps by name, in order."""
+    steps = attr(strategy, "steps") or FLOW_STEPS.get(attr(strategy, "flow", "A"), [])
+    out: list[str] = []
+    for s in steps:
+        name = s if isinstance(s, str) else (attr(s, "name") or str(s))
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def flow_diagram(strategy: Any) -> Text:
+    """The flow as a small diagram: SOURCE, the sync steps, TARGET; and for Flow B the delete
+    branch, which reads the target and joins the upload (one import)."""
+    steps = step_names(strategy)
+    sync = [s for s in steps if s not in DELETE_STEPS and s != "backup"]
+    deletes = [s for s in steps if s in DELETE_STEPS]
+    arrow = (" ▶ ", "dim")
+    text = Text()
+    text.append(" SOURCE ", style="reverse bold")
+    upload_at = None
+    for step in sync:
+        text.append(*arrow)
+        if step == "upload":
+            upload_at = len(text.plain)
+        text.append(step, style="bold")
+    text.append(*arrow)
+    text.append(" TARGET ", style="reverse bold")
+    if deletes:
+        line = Text()
+        line.append(" TARGET ", style="reverse bold")
+        for step in deletes:
+            line.append(*arrow)
+            line.append(step, style="bold red")
+        join = (upload_at if upload_at is not None else len(text.plain)) + 2
+        if join > len(line.plain) + 1:
+            text.append("\n" + "\u00a0" * join + "▲", style="red")
+            line.append(" " + "─" * (join - len(line.plain) - 1) + "┘", style="red")
+            text.append("\n")
+            text.append_text(line)
+        else:
+            text.append("\n")
+            text.append_text(line)
+            text.append(" ▶ upload", style="red")
+    return text
 
 
 def describe_error(error: BaseException | None) -> str:

@@ -2,25 +2,36 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from rich.table import Table
 from textual.widgets import Label, Static
 
 
-def _keys_table(bindings: list[Binding]) -> Table:
+def key_text(binding: Binding, keymap: Mapping[str, str] | None = None) -> str:
+    """The keys of a binding as shown to people, after the user's remapping."""
+    keys = binding.key
+    if keymap and binding.id and binding.id in keymap:
+        keys = keymap[binding.id]
+    elif binding.key_display:
+        return binding.key_display
+    return " / ".join(k.strip() for k in keys.split(","))
+
+
+def _keys_table(bindings: list[Binding], keymap: Mapping[str, str] | None = None) -> Table:
     table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=True)
-    table.add_column("key", width=12, style="bold")
+    table.add_column("key", width=14, style="bold")
     table.add_column("action", ratio=1)
     seen: set[str] = set()
     for b in bindings:
         if b.action in seen or not (b.description or b.tooltip):
             continue
         seen.add(b.action)
-        keys = b.key_display or " / ".join(k.strip() for k in b.key.split(","))
-        table.add_row(keys, b.tooltip or b.description)
+        table.add_row(key_text(b, keymap), b.tooltip or b.description)
     return table
 
 
@@ -29,21 +40,25 @@ class HelpModal(ModalScreen[None]):
         Binding("escape,f1,q", "close", "Close", id="help-close", tooltip="Close the help"),
     ]
 
-    def __init__(self, sections: list[tuple[str, list[Binding]]]) -> None:
+    def __init__(self, sections: list[tuple[str, list[Binding]]],
+                 keymap: Mapping[str, str] | None = None) -> None:
         super().__init__(id="help-modal")
         self.sections = sections
+        self.keymap = dict(keymap or {})
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog"):
             yield Label("emx2tui keys", id="help-heading")
             yield Static(
-                "Pick a source and a target schema and a job strategy, preview what will change, "
-                "confirm the deletes, and watch each step run. ctrl+p opens the command palette.",
+                "Pick a server and schema on each side and a job strategy, preview what will "
+                "change, confirm the deletes, and watch each step run. Every run is journalled "
+                "and can be restored from the history. ctrl+p opens the command palette; keys "
+                "can be remapped by id in the [keys] table of the config file.",
                 id="help-intro")
             with VerticalScroll(id="help-body"):
                 for title, bindings in self.sections:
                     yield Label(title, classes="help-section")
-                    yield Static(_keys_table(bindings), classes="help-table")
+                    yield Static(_keys_table(bindings, self.keymap), classes="help-table")
 
     def action_close(self) -> None:
         self.dismiss(None)

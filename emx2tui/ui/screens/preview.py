@@ -16,52 +16,16 @@ from textual.worker import Worker, get_current_worker
 
 from emx2tui.jobs.events import STEP_TITLES, Event, StepFinished, StepLog, StepProgress, StepStarted
 from emx2tui.ui.messages import JobEvent
+from emx2tui.ui.rowtext import PAGE, RowPage, describe_changes, plan_page
 from emx2tui.ui.text import FLOW_NAMES, attr, count, plural
 from emx2tui.ui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from emx2tui.ui.app import Emx2App
 
-ROW_LIMIT = 2000
-CELL_WIDTH = 40
-ACTION_LABELS = {"insert": "+ insert", "update": "~ update", "unchanged": "= same"}
-
-
-def frame_rows(frame: Any, limit: int = ROW_LIMIT, actions: list[str] | None = None
-               ) -> tuple[list[str], list[tuple[str, ...]], int]:
-    """Columns, the first `limit` rows as strings, and the total row count of a DataFrame.
-
-    With `actions` (one per row: insert, update, unchanged) the rows get a leading column
-    saying what the upload does with each of them."""
-    if frame is None:
-        return [], [], 0
-    total = len(frame)
-    head = frame.head(limit)
-    columns = [str(c) for c in head.columns]
-    with_actions = actions is not None and len(actions) == total and total > 0
-    if with_actions:
-        columns = ["action", *columns]
-    rows = []
-    for i, values in enumerate(head.itertuples(index=False, name=None)):
-        cells = [ACTION_LABELS.get(actions[i], actions[i])] if with_actions else []
-        for v in values:
-            text = "" if v is None or (isinstance(v, float) and v != v) else str(v)
-            text = text.replace("\n", " ")
-            cells.append(text if len(text) <= CELL_WIDTH else text[: CELL_WIDTH - 1] + "…")
-        rows.append(tuple(cells))
-    return columns, rows, total
-
-
-def rows_frame(table_plan: Any, kind: str) -> tuple[Any, list[str] | None]:
-    """The frame to show for a table plan, and the per-row actions when it is a sync table."""
-    if table_plan is None:
-        return None, None
-    if kind == "delete":
-        deleted = attr(table_plan, "deleted_frame")
-        if deleted is not None and len(deleted.columns):
-            return deleted, None
-        return attr(table_plan, "frame"), None
-    return attr(table_plan, "frame"), list(attr(table_plan, "actions") or []) or None
+LEGEND = Text.assemble(("+ insert", "bold green"), "  ", ("~ update", "bold yellow"), "  ",
+                       ("= same", "dim"), "  ", ("- delete", "bold red"), "  ",
+                       ("changed cell", "bold reverse"))
 
 
 class PreviewScreen(ReportsWorkerErrors, Screen[None]):
@@ -84,6 +48,10 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
                 tooltip="Show the tables with rows to delete and those rows"),
         Binding("w", "focus_rows", "Rows", id="focus-rows", show=False,
                 tooltip="Move into the rows of the highlighted table"),
+        Binding("right_square_bracket", "page(1)", "Next rows", id="preview-next", show=False,
+                key_display="]", tooltip="Show the next page of rows"),
+        Binding("left_square_bracket", "page(-1)", "Previous rows", id="preview-previous",
+                show=False, key_display="[", tooltip="Show the previous page of rows"),
     ]
 
     def __init__(self, job: Any, strategy: Any, *, source: str, target: str,
@@ -99,6 +67,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         self.events: list[Event] = []
         self.shown: tuple[str, str] | None = None  # (kind, table) in the rows view
         self.filter_text = ""
+        self.page: RowPage | None = None
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -123,17 +92,19 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
                                                    zebra_stripes=True)
                 delete.border_title = "Tables to delete"
                 yield delete
-            rows: DataTable[Any] = DataTable(id="plan-rows", cursor_type="row",
-                                             zebra_stripes=True)
-            rows.border_title = "Rows"
-            yield rows
+            with Vertical(id="plan-right"):
+                rows: DataTable[Any] = DataTable(id="plan-rows", cursor_type="row",
+                                                 zebra_stripes=True)
+                rows.border_title = "Rows"
+                yield rows
+                yield Static(LEGEND, id="row-detail")
         yield Footer()
 
     def on_mount(self) -> None:
         sync = self.query_one("#sync-tables", DataTable)
-        sync.add_columns("Table", "Rows", "Insert", "Update", "Same")
+        sync.add_columns("Table", "Rows", "Insert", "Update", "Same", "!")
         delete = self.query_one("#delete-tables", DataTable)
-        delete.add_columns("Table", "In target", "Delete")
+        delete.add_columns("Table", "Delete")
         self.query_one("#plan-warnings", Static).display = False
         self.query_one("#plan-body").loading = True
         self.make_plan()
@@ -204,26 +175,20 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         if rid:
             self.resource_id = rid
             self.sub_title = f"{self.source} → {self.target} · {rid}"
-        warnings = list(attr(plan, "warnings") or [])
-        if not attr(plan, "atomic", True):
-            warnings.append("This run is not one transaction: a failure part way leaves the "
-                            "target half updated (the backup can restore it).")
-        box = self.query_one("#plan-warnings", Static)
-        if warnings:
-            box.update("\n".join(f"! {w}" for w in warnings))
-            box.display = True
+        self._show_warnings(plan)
         sync = self.query_one("#sync-tables", DataTable)
         sync.clear()
         for t in plan.sync:
             changes = (attr(t, "inserts") or 0) + (attr(t, "updates") or 0)
+            cleared = attr(t, "cleared") or {}
+            mark = Text("!", style="bold yellow") if cleared else Text("")
             sync.add_row(*_cells(t.table, attr(t, "rows"), attr(t, "inserts"), attr(t, "updates"),
-                                 attr(t, "unchanged"), quiet=not changes), key=t.table)
+                                 attr(t, "unchanged"), quiet=not changes), mark, key=t.table)
         sync.border_subtitle = f"{plural(n_sync, 'table')} · {plural(plan.total_sync_rows, 'row')}"
         delete = self.query_one("#delete-tables", DataTable)
         delete.clear()
         for t in plan.delete:
-            delete.add_row(*_cells(t.table, attr(t, "rows"), _deletes(t), quiet=not _deletes(t)),
-                           key=t.table)
+            delete.add_row(*_cells(t.table, _deletes(t), quiet=not _deletes(t)), key=t.table)
         delete.border_subtitle = (f"{plural(n_del, 'table')} · "
                                   f"{plural(plan.total_delete_rows, 'row')}")
         delete.display = bool(plan.delete) or attr(self.strategy, "flow") == "B"
@@ -236,6 +201,37 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         else:
             self.query_one("#plan-rows", DataTable).border_title = "Nothing to sync"
 
+    def _show_warnings(self, plan: Any) -> None:
+        """Broken references (the run is refused), columns an upsert would clear, other warnings."""
+        text = Text()
+        broken = list(attr(plan, "broken") or [])
+        if broken:
+            text.append(f"✖ {plural(len(broken), 'broken reference')}: the run is refused until "
+                        "they are fixed in the source or the target.\n", style="bold red")
+            for b in broken[:5]:
+                text.append(f"  {b}\n", style="red")
+            if len(broken) > 5:
+                text.append(f"  … {len(broken) - 5} more\n", style="red")
+        warnings = list(attr(plan, "warnings") or [])
+        for t in plan.sync:
+            cleared = attr(t, "cleared") or {}
+            said = any(t.table in w and ("empt" in w or "clear" in w) for w in warnings)
+            if cleared and not said:
+                cols = ", ".join(f"{c} ({n})" for c, n in cleared.items())
+                warnings.append(f"{t.table}: the upsert would clear values of {cols}")
+        if not attr(plan, "atomic", True):
+            warnings.append("This run is not one transaction: a failure part way leaves the "
+                            "target half updated (the backup can restore it).")
+        for w in warnings:
+            text.append(f"! {w}\n")
+        for note in list(attr(plan, "notes") or [])[:3]:
+            text.append(f"· {note}\n", style="dim")
+        box = self.query_one("#plan-warnings", Static)
+        text.rstrip()
+        box.update(text)
+        box.display = bool(text.plain)
+        box.set_class(bool(broken), "-broken")
+
     # -------------------------------------------------------------- rows view
     def _table_plan(self, kind: str, table: str) -> Any | None:
         if self.plan is None:
@@ -245,38 +241,64 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
                 return t
         return None
 
-    def show_rows(self, kind: str, table: str) -> None:
-        if self.shown == (kind, table):
+    def show_rows(self, kind: str, table: str, start: int = 0) -> None:
+        if self.shown == (kind, table) and start == (self.page.start if self.page else 0):
             return
         self.shown = (kind, table)
-        plan = self._table_plan(kind, table)
+        sync_plan = self._table_plan("sync", table)
+        delete_plan = self._table_plan("delete", table)
+        plan = sync_plan if kind == "sync" else delete_plan
         rows = self.query_one("#plan-rows", DataTable)
         rows.border_title = f"{'Rows to sync' if kind == 'sync' else 'Rows to delete'} · {table}"
         where = attr(plan, "filter_text")
         self.filter_text = f"where {where}" if where else "all rows"
         rows.border_subtitle = ""
         rows.loading = True
-        self.load_rows(kind, table, plan)
+        if kind == "delete":
+            sync_plan = None
+        self.load_rows(kind, table, sync_plan, delete_plan, start)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rows", name="rows",
           description="Turn a table's rows into text")
-    def load_rows(self, kind: str, table: str, table_plan: Any) -> None:
-        frame, actions = rows_frame(table_plan, kind)
-        columns, rows, total = frame_rows(frame, actions=actions)
+    def load_rows(self, kind: str, table: str, sync_plan: Any, delete_plan: Any,
+                  start: int = 0) -> None:
+        page = plan_page(sync_plan, delete_plan, start, PAGE)
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._fill_rows, kind, table, columns, rows, total)
+            self.app.call_from_thread(self._fill_rows, kind, table, page)
 
-    def _fill_rows(self, kind: str, table: str, columns: list[str], rows: list[tuple[str, ...]],
-                   total: int) -> None:
+    def _fill_rows(self, kind: str, table: str, page: RowPage) -> None:
         if self.shown != (kind, table):
             return
+        self.page = page
         view = self.query_one("#plan-rows", DataTable)
         view.clear(columns=True)
-        view.add_columns(*columns)
-        view.add_rows(rows)
+        view.add_columns(*page.columns)
+        view.add_rows(page.rows)
         view.loading = False
-        shown = f"first {count(len(rows))} of " if len(rows) < total else ""
-        view.border_subtitle = f"{self.filter_text} · {shown}{plural(total, 'row')}"
+        counts = " · ".join(f"{count(n)} {a if a != 'unchanged' else 'same'}"
+                            for a, n in page.counts.items() if a)
+        more = "  ] [ pages" if page.total > PAGE else ""
+        view.border_subtitle = f"{self.filter_text} · {page.describe()}" + (
+            f" · {counts}" if counts else "") + more
+        self.query_one("#row-detail", Static).update(LEGEND)
+
+    @on(DataTable.RowHighlighted, "#plan-rows")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        detail = self.query_one("#row-detail", Static)
+        page = self.page
+        if page is None or not (0 <= event.cursor_row < len(page.changes)):
+            return
+        changed = page.changes[event.cursor_row]
+        detail.update(describe_changes(changed) if changed else LEGEND)
+
+    def action_page(self, step: int) -> None:
+        if self.page is None or self.shown is None:
+            return
+        start = self.page.start + step * PAGE
+        if 0 <= start < self.page.total:
+            kind, table = self.shown
+            self.shown = None
+            self.show_rows(kind, table, start)
 
     @on(DataTable.RowHighlighted, "#sync-tables")
     def _sync_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -325,6 +347,12 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         if self.plan is None:
             self.notify(self.error or "The plan is not ready yet.", title="Run",
                         severity="warning")
+            return
+        broken = list(attr(self.plan, "broken") or [])
+        if broken:
+            self.notify(f"{plural(len(broken), 'broken reference')} in the plan: the run would be "
+                        "refused. Fix them, then preview again.", title="Run",
+                        severity="error")
             return
         if not self.plan.total_sync_rows and not self.plan.has_deletes:
             self.notify("Nothing to do: the plan has no rows to sync or delete.", title="Run",

@@ -1,8 +1,10 @@
-"""The run: one pane per step with status, progress and log, then the summary."""
+"""The run: one pane per step with status, progress and log, then the summary.
+
+Progress events can come by the thousand; they are coalesced (JobEvent.can_replace) and, on
+top of that, only the newest per step and table is drawn, a few times a second."""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -16,23 +18,20 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
-from emx2tui.jobs.events import Event, RunFinished
+from emx2tui.jobs.events import Event, RunFinished, ServerTask, StepProgress, StepStarted
 from emx2tui.ui.messages import JobEvent
-from emx2tui.ui.text import FLOW_NAMES, FLOW_STEPS, attr, count, duration, plural, short_path
+from emx2tui.ui.text import FLOW_NAMES, attr, count, duration, plural, short_path, step_names
 from emx2tui.ui.widgets.step_pane import StepPane
 from emx2tui.ui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
     from emx2tui.ui.app import Emx2App
 
+REFRESH = 0.1  # seconds between redraws of progress
 
-def _step_names(strategy: Any) -> list[str]:
-    steps = attr(strategy, "steps") or FLOW_STEPS.get(attr(strategy, "flow", "A"), [])
-    names = []
-    for s in steps:
-        name = s if isinstance(s, str) else (attr(s, "name") or str(s))
-        if name not in names:
-            names.append(name)
+
+def run_steps(strategy: Any) -> list[str]:
+    names = step_names(strategy)
     # The target is backed up before the first write; that step is part of every apply.
     if "upload" in names and "backup" not in names:
         names.insert(names.index("upload"), "backup")
@@ -54,13 +53,19 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     BINDINGS = [
         Binding("x", "cancel_run", "Cancel run", id="cancel-run",
-                tooltip="Stop the run; a ZIP import still running on the server ends on its own"),
+                tooltip="Stop the run (asks first, and says what state the target is in)"),
+        Binding("R", "restore", "Restore", id="restore-run", key_display="shift+r",
+                tooltip="Put the target back as it was before this run, from its backup"),
+        Binding("h", "history", "History", id="run-history", show=False,
+                tooltip="Past runs, their outcomes and restore"),
         Binding("escape", "close", "Close", id="run-close",
                 tooltip="Back to the schemas (once the run has ended)"),
     ]
 
-    def __init__(self, job: Any, plan: Any, strategy: Any, *, source: str, target: str,
-                 resource_id: str | None = None, plan_events: list[Event] | None = None) -> None:
+    def __init__(self, job: Any, plan: Any, strategy: Any = None, *, source: str = "",
+                 target: str, resource_id: str | None = None,
+                 plan_events: list[Event] | None = None, title: str | None = None,
+                 steps: list[str] | None = None, kind: str = "run") -> None:
         super().__init__(id="run")
         self.job = job
         self.plan = plan
@@ -69,24 +74,33 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.target = target
         self.resource_id = resource_id
         self.plan_events = plan_events or []
-        self.steps = _step_names(strategy)
+        self.title_text = title
+        self.kind = kind
+        self.steps = list(steps) if steps is not None else run_steps(strategy)
         self.result: Any | None = None
         self.finished_event: RunFinished | None = None
         self.started = 0.0
+        self.ended_ok: bool | None = None
+        self.upload_started = False
+        self.import_sent = False
+        self.pending: dict[tuple[str, str | None], StepProgress] = {}
+        self.events_seen = 0
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield Header()
-        flow = attr(self.strategy, "flow", "?")
-        rid = f" · {self.resource_id}" if self.resource_id else ""
-        yield Static(
-            f"[b]{attr(self.strategy, 'title') or self.strategy.name}[/b]  ·  "
-            f"{FLOW_NAMES.get(flow, 'Flow ' + str(flow))}  ·  "
-            f"[b]{self.source}[/b] → [b]{self.target}[/b]{rid}",
-            id="run-title", markup=True)
+        if self.title_text:
+            title = self.title_text
+        else:
+            flow = attr(self.strategy, "flow", "?")
+            rid = f" · {self.resource_id}" if self.resource_id else ""
+            title = (f"[b]{attr(self.strategy, 'title') or attr(self.strategy, 'name')}[/b]  ·  "
+                     f"{FLOW_NAMES.get(flow, 'Flow ' + str(flow))}  ·  "
+                     f"[b]{self.source}[/b] → [b]{self.target}[/b]{rid}")
+        yield Static(title, id="run-title", markup=True)
         with Grid(id="steps"):
             for step in self.steps:
-                yield StepPane(step)
+                yield StepPane(step, clock=self.app.clock)
         with Vertical(id="summary"):
             yield Static("", id="summary-text")
             counts: DataTable[Any] = DataTable(id="summary-counts", cursor_type="row",
@@ -100,9 +114,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             "Table", "Inserted", "Updated", "Unchanged", "Deleted")
         for event in self.plan_events:
             self._route(event)
-        self.started = time.monotonic()
+        self.started = self.app.clock()
         self.running = True
         self.sub_title = "running…"
+        self.set_interval(REFRESH, self._flush, name="progress")
         self.run_job()
 
     # ------------------------------------------------------------------- run
@@ -119,28 +134,50 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(Ended)
     def _ended(self, message: Ended) -> None:
+        self._flush()
         if message.reason is not None:
             self._fail(message.reason)
         else:
             self.show_result(message.result)
 
     def pane(self, step: str) -> StepPane:
-        panes = self.query(f"#step-{step}").results(StepPane)
-        for pane in panes:
+        for pane in self.query(f"#step-{step}").results(StepPane):
             return pane
-        pane = StepPane(step)
+        pane = StepPane(step, clock=self.app.clock)
         self.query_one("#steps", Grid).mount(pane)
         self.steps.append(step)
         return pane
 
     def _route(self, event: Event) -> None:
         step = getattr(event, "step", None)
-        if step:
-            self.pane(step).apply(event)
+        if not step:
+            return
+        if step == "upload" and isinstance(event, StepStarted):
+            self.upload_started = True
+        if isinstance(event, ServerTask):
+            self.import_sent = True
+        pane = self.pane(step)
+        if pane.is_mounted and pane.children:
+            pane.apply(event)
+        else:
+            self.call_after_refresh(pane.apply, event)
+
+    def _flush(self) -> None:
+        """Draw the newest progress of each step and table."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, {}
+        for event in pending.values():
+            self._route(event)
 
     @on(JobEvent)
     def _job_event(self, message: JobEvent) -> None:
         event = message.event
+        self.events_seen += 1
+        if isinstance(event, StepProgress):
+            self.pending[(event.step, event.table)] = event
+            return
+        self._flush()
         if isinstance(event, RunFinished):
             self.finished_event = event
             return
@@ -150,14 +187,16 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     def show_result(self, result: Any) -> None:
         self.running = False
         ok = bool(attr(result, "ok"))
+        self.ended_ok = ok
         elapsed = attr(result, "duration")
         if elapsed is None:
-            elapsed = time.monotonic() - self.started
+            elapsed = self.app.clock() - self.started
         error = attr(result, "error") or attr(self.finished_event, "error")
         backup = attr(result, "backup_path") or attr(self.finished_event, "backup")
         counts = attr(result, "counts") or attr(self.finished_event, "counts") or {}
         self._settle_panes(ok)
         text = Text()
+        what = "restore" if self.kind == "restore" else "run"
         if attr(result, "cancelled"):
             text.append("⊘ Cancelled", style="bold yellow")
             text.append(f" after {duration(elapsed)}: {error or 'stopped'}. ")
@@ -167,19 +206,34 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             text.append(f" in {duration(elapsed)}. ")
             totals = {k: sum(int(c.get(k, 0) or 0) for c in counts.values())
                       for k in ("inserted", "updated", "deleted")}
-            text.append(f"{count(totals['inserted'])} inserted, {count(totals['updated'])} "
-                        f"updated, {count(totals['deleted'])} deleted in {self.target}.")
+            if any(totals.values()):
+                text.append(f"{count(totals['inserted'])} inserted, {count(totals['updated'])} "
+                            f"updated, {count(totals['deleted'])} deleted in {self.target}.")
+            else:
+                text.append(f"{self.target} already held these rows; nothing was written.")
         else:
-            text.append("✖ The run failed", style="bold red")
+            text.append(f"✖ The {what} failed", style="bold red")
             text.append(f" after {duration(elapsed)}: ")
             text.append(str(error or "unknown error"), style="bold")
-            if attr(self.plan, "atomic", True):
-                text.append(f"\nThe upload is one transaction, so {self.target} was not changed "
-                            "by the failed import.")
+            text.append("\n")
+            text.append(self._target_state_after_failure(bool(backup)))
         if backup:
             text.append("\nBackup of the target: ", style="dim")
             text.append(short_path(str(backup)))
+        run_id = attr(result, "run_id")
+        if run_id:
+            text.append(f"\nJournalled as run {run_id}", style="dim")
         self._show_summary(text, counts, ok)
+
+    def _target_state_after_failure(self, has_backup: bool) -> str:
+        atomic = attr(self.plan, "atomic", True)
+        if not self.upload_started:
+            return f"Nothing was written: {self.target} is as it was before the run."
+        if atomic:
+            return (f"The upload is one transaction, so {self.target} was not changed by the "
+                    "failed import.")
+        hint = " Press shift+r to restore it from the backup." if has_backup else ""
+        return f"The upload went table by table, so {self.target} may be part-written.{hint}"
 
     def _show_summary(self, text: Text, counts: dict[str, dict[str, int]], ok: bool) -> None:
         table = self.query_one("#summary-counts", DataTable)
@@ -199,12 +253,17 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         summary.set_class(not ok, "-failed")
         summary.display = True
         summary.border_title = "Summary"
-        summary.border_subtitle = "Escape: back to the schemas"
+        keys = "Escape: back to the schemas · h: history"
+        if self.kind == "run" and attr(self.result, "run_id"):
+            keys += " · shift+r: restore"
+        summary.border_subtitle = keys
         self.sub_title = "finished" if ok else "failed"
+        self.refresh_bindings()
         if ok:
-            self.notify(f"{self.target} is up to date.", title="Run finished")
+            self.notify(f"{self.target} is up to date." if self.kind == "run"
+                        else f"{self.target} is restored.", title="Finished")
         else:
-            self.notify("See the summary for the reason.", title="Run failed", severity="error")
+            self.notify("See the summary for the reason.", title="Failed", severity="error")
 
     def _settle_panes(self, ok: bool) -> None:
         for pane in self.query(StepPane).results(StepPane):
@@ -220,35 +279,74 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     def _fail(self, reason: str) -> None:
         self.running = False
+        self.ended_ok = False
         self._settle_panes(False)
         text = Text()
         text.append("✖ The run failed: ", style="bold red")
         text.append(reason, style="bold")
-        if attr(self.plan, "atomic", True):
-            text.append(f"\nThe upload is one transaction, so {self.target} was not changed by "
-                        "the failed import.")
+        text.append("\n")
+        text.append(self._target_state_after_failure(False))
         self._show_summary(text, {}, False)
 
     # ---------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Cancel only while running, close only after: the footer greys out the other."""
+        """Cancel only while running; close, history and restore only after."""
         if action == "cancel_run":
             return True if self.running else None
-        if action == "close":
+        if action in ("close", "history"):
             return None if self.running else True
+        if action == "restore":
+            return True if (not self.running and self.kind == "run"
+                            and attr(self.result, "run_id")) else None
         return True
 
     def watch_running(self) -> None:
         self.refresh_bindings()
 
+    def target_state(self) -> str:
+        """What cancelling now means for the target, in plain words."""
+        if self.import_sent:
+            if attr(self.plan, "atomic", True):
+                return (f"The import has been sent to {self.target} and the server is running it "
+                        "as one transaction: it will end with all of it or none of it. "
+                        "Cancelling stops waiting for it.")
+            return (f"The upload to {self.target} is under way table by table: tables already "
+                    "sent stay written. Restore from the backup afterwards if needed.")
+        if self.upload_started:
+            return (f"The upload is about to be sent. Cancelling now stops it before anything is "
+                    f"written; {self.target} stays as it was.")
+        return f"Nothing has been written to {self.target} yet; it stays as it was."
+
     def action_cancel_run(self) -> None:
+        from emx2tui.ui.modals.confirm import ConfirmModal
+
         if not self.running:
             self.notify("The run has already ended.", timeout=2)
+            return
+        body = Text(self.target_state())
+        self.app.push_screen(
+            ConfirmModal("Cancel the run?", body, confirm="Cancel the run",
+                         cancel="Keep running", id="cancel-run-modal"),
+            callback=self._cancel_answered)
+
+    def _cancel_answered(self, yes: bool | None) -> None:
+        if not yes or not self.running:
             return
         cancel = getattr(self.job, "cancel", None)
         if callable(cancel):
             cancel()
-        self.notify("Cancelling the run…", title="Run", severity="warning")
+        self.notify(self.target_state(), title="Cancelling the run…", severity="warning")
+
+    def action_restore(self) -> None:
+        run_id = attr(self.result, "run_id")
+        if self.running or not run_id:
+            self.notify("This run has no journal record to restore from.", severity="warning")
+            return
+        self.app.restore_run(run_id)
+
+    def action_history(self) -> None:
+        if not self.running:
+            self.app.action_history()
 
     def action_close(self) -> None:
         if self.running:
@@ -256,5 +354,5 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             return
         self.dismiss(None)
         main = self.app.main_screen
-        if main is not None:
+        if main is not None and self.app.screen is main:
             main.action_reload()

@@ -1,10 +1,14 @@
-"""One step of a run: its status, a progress bar and the lines it logged."""
+"""One step of a run: its status, its progress (per table: rows or bytes, rate, time left), the
+server's task while the import runs, and the lines it logged."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Label, Log, ProgressBar, Static
 
@@ -12,6 +16,106 @@ from emx2tui.jobs.events import STEP_TITLES, ServerTask, StepFinished, StepLog, 
 from emx2tui.ui.text import STATUS_ICONS, count
 
 LEVEL_PREFIX = {"info": "", "warning": "! ", "error": "✖ "}
+MAX_TABLE_ROWS = 40  # table bars per step; further tables only move the step's own bar
+
+Clock = Callable[[], float]
+
+
+def rate_text(done: int, total: int | None, unit: str, elapsed: float) -> str:
+    """'1,204 rows/s · 12 s left' once there is enough to go on, else ''."""
+    if elapsed < 0.5 or done <= 0:
+        return ""
+    rate = done / elapsed
+    if unit == "bytes":
+        shown = f"{_bytes(rate)}/s"
+    elif rate >= 10:
+        shown = f"{rate:,.0f} {unit}/s"
+    else:
+        shown = f"{rate:,.1f} {unit}/s"
+    if total is not None and total > done and rate > 0:
+        left = (total - done) / rate
+        shown += f" · {_left(left)} left"
+    return shown
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000:
+            return f"{n:,.0f} {unit}"
+        n /= 1000
+    return f"{n:,.1f} TB"
+
+
+def _left(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    return f"{minutes} min {secs:02d} s"
+
+
+def amount(done: int, total: int | None, unit: str) -> str:
+    if unit == "bytes":
+        return f"{_bytes(done)}" + (f" / {_bytes(total)}" if total is not None else "")
+    return f"{count(done)}" + (f" / {count(total)}" if total is not None else "") + f" {unit}"
+
+
+class TableProgress(Horizontal):
+    """A table's bar inside a step: done / total, rate and time left."""
+
+    def __init__(self, step: str, table: str, clock: Clock) -> None:
+        super().__init__(classes="table-progress")
+        self.table = table
+        self.clock = clock
+        self.started = clock()
+        self.done = 0
+        self.total: int | None = None
+        self.unit = "rows"
+        self.finished = False
+        self.state = "waiting"
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.table, classes="table-name")
+        yield ProgressBar(total=None, show_eta=False, show_percentage=False)
+        yield Label("", classes="table-stats")
+
+    def on_mount(self) -> None:
+        self._redraw()
+
+    def set(self, done: int, total: int | None, unit: str) -> None:
+        self.done, self.unit = done, unit or self.unit
+        if total is not None:
+            self.total = total
+        self.state = "counting"
+        self._redraw()
+
+    def working(self) -> None:
+        self.state = "working"
+        self._redraw()
+
+    def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.state = "done"
+        self._redraw()
+
+    def _redraw(self) -> None:
+        bar = self.query_one_optional(ProgressBar)
+        label = self.query_one_optional(".table-stats", Label)
+        if bar is None or label is None:
+            return  # not composed yet: on_mount renders the state
+        if self.state == "done":
+            total = self.total or 1
+            bar.update(total=total, progress=total)
+            label.update(f"✔ {amount(self.done, self.total, self.unit)}" if self.total
+                         else "✔ done")
+        elif self.state == "working":
+            label.update("working…")
+        elif self.state == "counting":
+            bar.update(total=self.total, progress=self.done)
+            stats = amount(self.done, self.total, self.unit)
+            rate = rate_text(self.done, self.total, self.unit, self.clock() - self.started)
+            label.update(f"{stats}  {rate}".rstrip())
 
 
 class StepPane(Vertical):
@@ -19,25 +123,30 @@ class StepPane(Vertical):
 
     status: reactive[str] = reactive("pending")
 
-    def __init__(self, step: str) -> None:
+    def __init__(self, step: str, clock: Clock = time.monotonic) -> None:
         super().__init__(id=f"step-{step}", classes="step-pane -pending")
         self.step = step
+        self.clock = clock
         self.title = STEP_TITLES.get(step, step)
         self.total: int | None = None
         self.unit = ""
         self.summary = ""
+        self.started: float | None = None
         self.subtasks: tuple[tuple[str, str], ...] = ()
+        self.tables: dict[str, TableProgress] = {}
         self._refresh_title()
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="step-progress"):
             yield ProgressBar(total=None, show_eta=False, id=f"bar-{self.step}")
             yield Label("waiting", classes="step-count", id=f"count-{self.step}")
+        yield VerticalScroll(classes="step-tables", id=f"tables-{self.step}")
         yield Static("", classes="step-subtasks", id=f"tasks-{self.step}")
         yield Log(max_lines=1000, classes="step-log", id=f"log-{self.step}")
 
     def on_mount(self) -> None:
         self.query_one(".step-subtasks", Static).display = False
+        self.query_one(".step-tables").display = False
 
     # --------------------------------------------------------------- rendering
     def _refresh_title(self) -> None:
@@ -72,6 +181,7 @@ class StepPane(Vertical):
 
     def start(self, total: int | None, unit: str) -> None:
         self.total, self.unit, self.summary = total, unit, ""
+        self.started = self.clock()
         self.status = "running"
         bar = self.query_one(ProgressBar)
         bar.update(total=total, progress=0)
@@ -80,13 +190,44 @@ class StepPane(Vertical):
     def progress(self, done: int, total: int | None, unit: str, table: str | None) -> None:
         if self.status == "pending":
             self.status = "running"
+        if self.started is None:
+            self.started = self.clock()
+        unit = unit or self.unit
+        if table and unit != "tables":
+            # Rows or bytes of one table: that table's own bar.
+            row = self._table_row(table)
+            if row is not None:
+                row.set(done, total, unit)
+            return
         if total is not None:
             self.total = total
-        self.unit = unit or self.unit
+        self.unit = unit
         self.query_one(ProgressBar).update(total=self.total, progress=done)
+        rate = rate_text(done, self.total, self.unit, self.clock() - self.started)
         where = f"  {table}" if table else ""
-        of = f" / {count(self.total)}" if self.total is not None else ""
-        self._count_label(f"{count(done)}{of} {self.unit}{where}")
+        text = amount(done, self.total, self.unit)
+        self._count_label(f"{text}{' · ' + rate if rate else ''}{where}")
+        if table:
+            # Tables one after the other: the earlier ones are done, this one is under way.
+            for other in self.tables.values():
+                if other.table != table and other.total is None:
+                    other.finish()
+            row = self._table_row(table)
+            if row is not None and not row.finished and row.total is None:
+                row.working()
+
+    def _table_row(self, table: str) -> TableProgress | None:
+        row = self.tables.get(table)
+        if row is None:
+            if len(self.tables) >= MAX_TABLE_ROWS:
+                return None
+            row = TableProgress(self.step, table, self.clock)
+            self.tables[table] = row
+            box = self.query_one(".step-tables", VerticalScroll)
+            box.display = True
+            box.mount(row)
+            box.scroll_end(animate=False)
+        return row
 
     def write(self, message: str, level: str = "info") -> None:
         self.query_one(Log).write_line(f"{LEVEL_PREFIX.get(level, '')}{message}")
@@ -113,6 +254,8 @@ class StepPane(Vertical):
         if status == "done":
             total = self.total if self.total else 1
             bar.update(total=total, progress=total)
+            for row in self.tables.values():
+                row.finish()
         elif bar.total is None:
             bar.update(total=1, progress=0)
         self._count_label(summary or status)

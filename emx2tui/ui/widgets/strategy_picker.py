@@ -1,4 +1,5 @@
-"""The job strategies, each with its title, flow and description."""
+"""The job strategies: each with its flow as a diagram, its models and versions, and whether it
+fits the chosen schemas (strategies that do not fit are greyed out, with the reason)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,12 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
-from emx2tui.ui.text import FLOW_NAMES, FLOW_STEPS, attr
-
-
-def _option_prompt(strategy: Any) -> Text:
-    text = Text()
-    text.append(str(attr(strategy, "title") or strategy.name), style="bold")
-    flow = attr(strategy, "flow", "?")
-    text.append(f"\nFlow {flow} · {strategy.name}", style="dim")
-    return text
+from emx2tui.ui.text import FLOW_NAMES, attr, flow_diagram
 
 
 def _model(spec: Any) -> str:
@@ -28,6 +21,19 @@ def _model(spec: Any) -> str:
         return "any model"
     describe = getattr(spec, "describe", None)
     return str(describe() if callable(describe) else spec)
+
+
+def fit_reason(strategy: Any, source_model: Any, target_model: Any,
+               source_where: str = "source", target_where: str = "target") -> str | None:
+    """None when the strategy fits both schemas (or cannot tell); else why it does not."""
+    check = getattr(strategy, "check_models", None)
+    if not callable(check) or source_model is None or target_model is None:
+        return None
+    try:
+        check(source_model, target_model, source_where, target_where)
+    except Exception as exc:  # StrategyError, or a model the strategy cannot read
+        return str(exc) or type(exc).__name__
+    return None
 
 
 class StrategyPicker(Horizontal):
@@ -43,15 +49,17 @@ class StrategyPicker(Horizontal):
         super().__init__(id=id)
         self.strategies = {s.name: s for s in strategies}
         self.initial = initial
+        self.unfit: dict[str, str] = {}
         self.border_title = "Job strategy"
 
     def compose(self) -> ComposeResult:
-        options = [Option(_option_prompt(s), id=s.name) for s in self.strategies.values()]
+        options = [Option(self._option_prompt(s), id=s.name) for s in self.strategies.values()]
         yield OptionList(*options, id="strategies")
         with Vertical(id="strategy-details"):
-            yield Static("", id="strategy-description")
+            with VerticalScroll(id="strategy-scroll"):
+                yield Static("", id="strategy-description")
             with Horizontal(id="resource-row"):
-                yield Label("Resource id", id="resource-label")
+                yield Label("Cohort / network id", id="resource-label")
                 yield Input(placeholder="blank: read it from the source schema",
                             id="resource-id")
                 yield Button("Preview ▶", id="preview-button", variant="primary",
@@ -67,6 +75,7 @@ class StrategyPicker(Horizontal):
         index = names.index(self.initial) if self.initial in self.strategies else 0
         option_list.highlighted = index
 
+    # ----------------------------------------------------------------- state
     @property
     def strategy(self) -> Any | None:
         option_list = self.query_one(OptionList)
@@ -80,10 +89,70 @@ class StrategyPicker(Horizontal):
         value = self.query_one("#resource-id", Input).value.strip()
         return value or None
 
+    def set_resource_id(self, value: str | None) -> None:
+        self.query_one("#resource-id", Input).value = value or ""
+
     def select(self, name: str) -> None:
         names = list(self.strategies)
         if name in self.strategies:
             self.query_one(OptionList).highlighted = names.index(name)
+
+    def update_fit(self, source_model: Any, target_model: Any, source_where: str = "source",
+                   target_where: str = "target") -> None:
+        """Grey out the strategies that do not fit the chosen schemas, keeping the reason."""
+        self.unfit = {}
+        for s in self.strategies.values():
+            reason = fit_reason(s, source_model, target_model, source_where, target_where)
+            if reason:
+                self.unfit[s.name] = reason
+        option_list = self.query_one(OptionList)
+        for s in self.strategies.values():
+            option_list.replace_option_prompt(s.name, self._option_prompt(s))
+        fitting = len(self.strategies) - len(self.unfit)
+        self.border_title = (f"Job strategy · {fitting} of {len(self.strategies)} fit these schemas"
+                             if source_model is not None and target_model is not None
+                             else "Job strategy")
+        current = self.strategy
+        if current is not None:
+            self.query_one("#strategy-description", Static).update(self._describe(current))
+
+    # -------------------------------------------------------------- rendering
+    def _option_prompt(self, strategy: Any) -> Text:
+        text = Text()
+        flow = attr(strategy, "flow", "?")
+        unfit = strategy.name in self.unfit
+        text.append(str(attr(strategy, "title") or strategy.name),
+                    style="dim strike" if unfit else "bold")
+        text.append(f"\nFlow {flow} · {strategy.name}", style="dim")
+        if unfit:
+            text.append("  ✖ does not fit", style="dim red")
+        return text
+
+    def _describe(self, strategy: Any) -> Text:
+        flow = attr(strategy, "flow", "?")
+        text = Text()
+        text.append(str(attr(strategy, "title") or strategy.name), style="bold")
+        text.append(f"   {FLOW_NAMES.get(flow, f'Flow {flow}')}\n", style="dim")
+        reason = self.unfit.get(strategy.name)
+        if reason:
+            text.append("✖ Does not fit the chosen schemas: ", style="bold red")
+            text.append(reason + "\n", style="red")
+        pairs = getattr(strategy, "pairs", None)
+        models = []
+        if callable(pairs):
+            models = [f"{_model(s)} → {_model(t)}" for s, t in pairs()]
+        elif attr(strategy, "source_model") or attr(strategy, "target_model"):
+            models = [f"{_model(attr(strategy, 'source_model'))} → "
+                      f"{_model(attr(strategy, 'target_model'))}"]
+        for line in models:
+            text.append("models  ", style="dim")
+            text.append(line + "\n", style="italic")
+        text.append_text(flow_diagram(strategy))
+        text.append("\n")
+        description = str(attr(strategy, "description") or "").strip()
+        if description:
+            text.append(description, style="dim")
+        return text
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
@@ -97,24 +166,3 @@ class StrategyPicker(Horizontal):
     @on(OptionList.OptionSelected)
     def _selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
-
-    @staticmethod
-    def _describe(strategy: Any) -> Text:
-        flow = attr(strategy, "flow", "?")
-        text = Text()
-        text.append(str(attr(strategy, "title") or strategy.name), style="bold")
-        text.append(f"   {strategy.name}\n", style="dim")
-        text.append(FLOW_NAMES.get(flow, f"Flow {flow}"), style="bold")
-        source_model = attr(strategy, "source_model")
-        target_model = attr(strategy, "target_model")
-        text.append("\n")
-        if source_model or target_model:
-            text.append(f"{_model(source_model)} → {_model(target_model)}\n", style="italic")
-        description = str(attr(strategy, "description") or "").strip()
-        if description:
-            text.append(description + "\n")
-        steps = attr(strategy, "steps") or FLOW_STEPS.get(flow, [])
-        if steps:
-            text.append("steps: ", style="dim")
-            text.append(" → ".join(str(s) for s in steps), style="dim")
-        return text
