@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -322,21 +321,10 @@ def save_config(config: Config, path: str | Path | None = None) -> Path:
     """Write the config atomically, readable by its owner only (0600)."""
     p = Path(path) if path is not None else (config.path or config_path())
     text = tomli_w.dumps(config.to_toml())
+    from emx2tui.jobs.backup import write_atomic
+
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".tmp", dir=p.parent)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
-            os.replace(tmp, p)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
-        os.chmod(p, 0o600)
+        write_atomic(p, text.encode("utf-8"))
     except OSError as exc:
         raise ConfigError(f"Cannot write the config file {p}: {exc.strerror or exc}") from None
     config.path = p

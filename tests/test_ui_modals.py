@@ -17,10 +17,10 @@ from emx2tui.ui.modals.confirm import ConfirmModal
 from emx2tui.ui.modals.confirm_delete import ConfirmDeleteModal
 from emx2tui.ui.modals.connection_form import ConnectionForm
 from emx2tui.ui.modals.help import HelpModal
-from emx2tui.ui.modals.name import NameModal
+from emx2tui.ui.modals.prompt import NameModal
 from emx2tui.ui.modals.restore import RestoreModal
 from emx2tui.ui.modals.rows import RowsModal
-from emx2tui.ui.modals.secret import SecretModal
+from emx2tui.ui.modals.prompt import SecretModal
 from emx2tui.ui.rowtext import PAGE
 
 SIZE = (110, 40)
@@ -151,7 +151,7 @@ async def test_secret_prompt_returns_the_secret_or_none():
     async with Host().run_test(size=SIZE) as pilot:
         modal = SecretModal("staging · ann@staging.example.org")
         received = await _open(pilot, modal)
-        assert modal.query_one("#secret-value", Input).password
+        assert modal.query_one("#prompt-value", Input).password
         await pilot.press(*"s3cret", "enter")
         await pilot.pause()
         received2 = await _open(pilot, SecretModal("x"))

@@ -171,7 +171,7 @@ class Emx2App(App[None]):
     # ------------------------------------------------------------ connections
     async def secret_for(self, conn: ConnectionConfig) -> str | None:
         """The password or token of a saved connection; asks when nothing else has it."""
-        from emx2tui.ui.modals.secret import SecretModal
+        from emx2tui.ui.modals.prompt import SecretModal
 
         if conn.auth == "none":
             return None

@@ -171,7 +171,7 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
         self.app.action_history()
 
     def action_save_job(self) -> None:
-        from emx2tui.ui.modals.name import NameModal
+        from emx2tui.ui.modals.prompt import NameModal
 
         source, target = self.source_pane, self.target_pane
         strategy = self.picker.strategy
