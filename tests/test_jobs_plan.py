@@ -140,3 +140,11 @@ def test_filter_project_and_blank_on_real_catalogue_rows(catalogue, models_dir):
 def test_own_class_rows():
     df = f([{"id": "a", "mg_tableclass": "cat.Agents"}, {"id": "b", "mg_tableclass": "cat.Organisations"}])
     assert transform.own_class_rows(df, "Agents")["id"].tolist() == ["a"]
+
+
+def test_backup_name_never_carries_user_info(tmp_path):
+    from emx2tui.jobs.backup import backup_path
+
+    path = backup_path("catalogue", "https://admin:S3cr3t@data.example.org:8443/", tmp_path)
+    assert "S3cr3t" not in str(path) and "admin" not in path.name
+    assert path.name.startswith("catalogue@data.example.org_8443-")

@@ -7,6 +7,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -28,7 +29,11 @@ def _safe(text: str) -> str:
 
 
 def backup_path(schema: str, server: str, folder: Path) -> Path:
-    host = re.sub(r"^[a-z]+://", "", server)
+    # Only host and port name the file: user info in the URL may hold a password.
+    parts = urlsplit(server if "://" in server else f"//{server}")
+    host = parts.hostname or "server"
+    if parts.port:
+        host = f"{host}_{parts.port}"
     stamp = time.strftime("%Y%m%d-%H%M%S")
     base = folder / f"{_safe(schema)}@{_safe(host)}-{stamp}.zip"
     n = 1
