@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--demo", action="store_true",
                      help="run against an in-process sandbox with the demo data")
     run.add_argument("--backup-dir", metavar="DIR", help="where backups go (default: the user data dir)")
+    run.add_argument("--full-backup", action="store_true",
+                     help="back up the whole target schema, not only the rows the run can change")
     run.add_argument("--quiet", action="store_true", help="print the plan and summary only")
 
     strategies = sub.add_parser("strategies", help="list the job strategies")

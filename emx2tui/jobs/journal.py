@@ -46,6 +46,7 @@ from emx2tui.emx2.errors import Emx2Error
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip, table_entries
 from emx2tui.jobs import backup as backups
+from emx2tui.jobs import scoped
 from emx2tui.jobs.events import Emit, StepLog, ignore
 from emx2tui.jobs.plan import INSERT, UPDATE, Key, Plan, row_keys
 from emx2tui.jobs.rowsets import ExportRows
@@ -395,9 +396,10 @@ async def _snapshot_after(record: RunRecord, target: Connection) -> None:
         if client.user:
             record.emx2_user = record.target.user = client.user
         model = await client.schema_model(schema, refresh=True)
-        rows = ExportRows(table_entries(await client.download_zip(schema)), model)
-    wanted = {name: (t.key_columns, [tuple(k) for k in t.inserted_keys + t.updated_keys])
-              for name, t in record.tables.items()}
+        wanted = {name: (t.key_columns, [tuple(k) for k in t.inserted_keys + t.updated_keys])
+                  for name, t in record.tables.items()}
+        # only the rows of these keys (filtered reads), in the layout of an export
+        rows = ExportRows(await scoped.keyed_entries(client, model, wanted), model)
     entries = rows.subset(wanted)
     path = after_path(record.run_id)
     backups.write_atomic(path, build_zip(entries))

@@ -17,7 +17,7 @@ from emx2tui.emx2.client import Connection, Emx2Client, scrub
 from emx2tui.emx2.errors import Emx2Error
 from emx2tui.emx2.zipfmt import make_reimportable
 from emx2tui.jobs import backup as backups
-from emx2tui.jobs import journal
+from emx2tui.jobs import journal, scoped, transform
 from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped,
@@ -44,7 +44,7 @@ class Job:
 
     def __init__(self, strategy: Strategy | str, source: Connection, target: Connection, *,
                  resource_id: str | None = None, backup_dir: str | Path | None = None,
-                 transport: str | None = None) -> None:
+                 transport: str | None = None, full_backup: bool = False) -> None:
         self.strategy = load_strategy(strategy) if isinstance(strategy, str) else strategy
         self.transport = transport or self.strategy.transport
         if self.transport not in ("zip", "csv"):
@@ -53,6 +53,9 @@ class Job:
         self.target = target
         self.resource_id = resource_id
         self.backup_dir = backup_dir
+        # False: the backup holds every row of the tables the run writes that the strategy's
+        # filters select (the resource's rows); True: the whole target schema
+        self.full_backup = full_backup
         self._cancel = False
         self._writing = False
         self.last_plan: Plan | None = None
@@ -130,6 +133,7 @@ class Job:
         started = time.monotonic()
         self._last_backup = None
         self._writing_started = False
+        self._backup_plan = plan
         result = RunResult(ok=False)
         record = journal.begin_run(self, plan)  # journal: the plan's keys, before any write
         try:
@@ -195,11 +199,33 @@ class Job:
 
     _last_backup: str | None = None
     _writing_started = False
+    _backup_plan: Plan | None = None
+
+    def backup_scope(self, ctx: JobContext, plan: Plan) -> dict[str, dict | None]:
+        """Table -> server filter of the rows a scoped backup holds: the tables the plan writes."""
+        specs = {s.table: s for s in self.strategy.sync}
+        specs.update({s.table: s for s in self.strategy.delete if s.table not in specs})
+        touched = [t.table for t in plan.sync if t.writes] + [t.table for t in plan.delete if t.deletes]
+        out: dict[str, dict | None] = {}
+        for name in dict.fromkeys(touched):
+            spec = specs.get(name)
+            column = spec.filter if spec is not None else None
+            out[name] = transform.server_filter(ctx.tgt, name, column, plan.resource_id) \
+                if column and plan.resource_id is not None else None
+        return out
 
     async def _backup(self, ctx: JobContext) -> str:
-        ctx.log("backup", f"Downloading '{ctx.target_schema}' from {ctx.target.url}")
-        data = await ctx.target.download_zip(ctx.target_schema, include_system_columns=True)
-        data = make_reimportable(data)
+        plan = self._backup_plan
+        if self.full_backup or plan is None:
+            ctx.log("backup", f"Downloading '{ctx.target_schema}' from {ctx.target.url}")
+            data = await ctx.target.download_zip(ctx.target_schema, include_system_columns=True)
+            data = make_reimportable(data)
+        else:
+            scope = self.backup_scope(ctx, plan)
+            ctx.log("backup", f"Reading the rows of {plan.resource_id} in the {len(scope)} tables the "
+                              f"run writes, from '{ctx.target_schema}' on {ctx.target.url}")
+            data, rows = await scoped.resource_backup(ctx.target, ctx.tgt, scope)
+            ctx.log("backup", f"{rows} rows backed up")
         folder = backups.backup_dir(self.backup_dir)
         path = backups.backup_path(ctx.target_schema, ctx.target.url, folder)
         backups.write_private(path, data)

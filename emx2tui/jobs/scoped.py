@@ -1,0 +1,162 @@
+"""Scoped reads of a target: only the rows a run can change, laid out as an EMX2 export.
+
+A full export of a catalogue costs as much as the catalogue; one cohort is a few percent of it.
+These helpers read what a run needs with filtered CSV downloads and give it back in the layout
+of `GET /{schema}/api/zip?includeSystemColumns=true` made re-importable: one `<Class>.csv` per
+table class, every row in the file of its own class (`mg_tableclass`, as a bare table name), with
+the system and refback columns an export carries, plus the `_files/` of its FILE cells. So a
+scoped backup is a plain EMX2 zip that `emx2tui.jobs.rowsets.ExportRows` and an EMX2 import read
+like a full one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+
+import pandas as pd
+
+from emx2tui.emx2.client import Emx2Client
+from emx2tui.emx2.errors import Emx2Error, ModelError
+from emx2tui.emx2.frames import write_frame
+from emx2tui.emx2.model import SchemaModel
+from emx2tui.emx2.zipfmt import build_zip
+from emx2tui.jobs.plan import Key, row_keys
+from emx2tui.jobs.refs import CHUNK, values_filter
+
+Filter = Mapping | None
+
+
+def _classes(df: pd.DataFrame, table: str) -> pd.Series:
+    if "mg_tableclass" not in df.columns:
+        return pd.Series([table] * len(df), index=df.index, dtype=object)
+    return df["mg_tableclass"].map(lambda v: v.rsplit(".", 1)[-1] if v else table)
+
+
+class ClassRows:
+    """Rows per table class, each row once (by the class's key), in the order first seen."""
+
+    def __init__(self, model: SchemaModel) -> None:
+        self.model = model
+        self.frames: dict[str, list[pd.DataFrame]] = {}
+        self.seen: dict[str, set[Key]] = {}
+
+    def add(self, cls: str, df: pd.DataFrame) -> None:
+        if not len(df):
+            return
+        keys = self.model.key_columns(cls) if cls in self.model.tables else []
+        if keys and all(k in df.columns for k in keys):
+            seen = self.seen.setdefault(cls, set())
+            ks = row_keys(df, keys)
+            mask = []
+            for k in ks:
+                mask.append(k not in seen)
+                seen.add(k)
+            df = df[pd.Series(mask, index=df.index)]
+        if len(df):
+            df = df.copy()
+            if "mg_tableclass" in df.columns:
+                df["mg_tableclass"] = cls
+            self.frames.setdefault(cls, []).append(df)
+
+    def entries(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for cls, parts in self.frames.items():
+            df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            out[cls] = write_frame(df, list(df.columns))
+        return out
+
+    def rows(self) -> int:
+        return sum(len(p) for parts in self.frames.values() for p in parts)
+
+
+async def read_classes(client: Emx2Client, model: SchemaModel, table: str,
+                       filters: Sequence[Filter], into: ClassRows) -> None:
+    """Add the rows of `table` that any of `filters` selects, each to its own class's file.
+
+    A table's CSV lists the rows of its subclasses too, with the table's columns only; those
+    rows are read again from their own class, which has all their columns.
+    """
+    sub: dict[str, None] = {}
+    for flt in filters:
+        df = await client.download_table(model.name, table, flt, include_system_columns=True)
+        if not len(df):
+            continue
+        classes = _classes(df, table)
+        into.add(table, df[classes == table])
+        for cls in classes.unique():
+            if cls != table:
+                sub[cls] = None
+    for cls in sub:
+        if cls not in model.tables:
+            continue
+        await read_classes(client, model, cls, filters, into)
+
+
+async def attachments(client: Emx2Client, model: SchemaModel, rows: ClassRows) -> dict[str, bytes]:
+    """`_files/<id>.<ext>` entries for the FILE cells of the rows (as an export carries them)."""
+    files: dict[str, bytes] = {}
+    for cls, parts in rows.frames.items():
+        if cls not in model.tables:
+            continue
+        cols = [c.name for c in model.columns(cls) if c.is_file]
+        for df in parts:
+            for col in cols:
+                if col not in df.columns:
+                    continue
+                for fid, fname in zip(df[col], df.get(f"{col}_filename", pd.Series([""] * len(df)))):
+                    fid = (fid or "").strip()
+                    if not fid:
+                        continue
+                    ext = fname.rsplit(".", 1)[-1] if fname and "." in fname else "bin"
+                    try:
+                        files[f"_files/{fid}.{ext}"] = await client.download_file(
+                            model.name, cls, col, fid)
+                    except Emx2Error:
+                        continue
+    return files
+
+
+async def resource_backup(client: Emx2Client, model: SchemaModel,
+                          tables: Mapping[str, Filter]) -> tuple[bytes, int]:
+    """A re-importable zip of every row of `tables` their filter selects (None: the whole table).
+
+    Returns the zip and the number of rows in it.
+    """
+    rows = ClassRows(model)
+    for table, flt in tables.items():
+        if table in model.tables:
+            await read_classes(client, model, table, [flt], rows)
+    files = await attachments(client, model, rows)
+    return build_zip(rows.entries(), files=files), rows.rows()
+
+
+def key_filters(model: SchemaModel, table: str, key_columns: Sequence[str],
+                keys: Iterable[Key]) -> list[Filter]:
+    """Filters that together select (at least) the rows with these keys, in chunks."""
+    keys = {tuple(k) for k in keys}
+    if not keys or not key_columns:
+        return []
+    distinct = [sorted({k[i] for k in keys}) for i in range(len(key_columns))]
+    pick = min(range(len(key_columns)), key=lambda i: len(distinct[i]))
+    values = distinct[pick]
+    out: list[Filter] = []
+    for start in range(0, len(values), CHUNK):
+        chunk = values[start:start + CHUNK]
+        try:
+            out.append(values_filter(model, table, key_columns[pick], chunk))
+        except (ModelError, StopIteration, Emx2Error):
+            return [None]
+    return out
+
+
+async def keyed_entries(client: Emx2Client, model: SchemaModel,
+                        wanted: Mapping[str, tuple[Sequence[str], Iterable[Key]]]) -> dict[str, str]:
+    """Table class -> CSV holding (at least) the rows of the given keys, per table: (key columns, keys)."""
+    rows = ClassRows(model)
+    for table, (key_columns, keys) in wanted.items():
+        if table not in model.tables:
+            continue
+        filters = key_filters(model, table, key_columns, keys)
+        if filters:
+            await read_classes(client, model, table, filters, rows)
+    return rows.entries()
