@@ -129,8 +129,16 @@ def csv_header(store: Store, schema: str, table: str, *, system: bool = False) -
     return cols
 
 
-def refback_values(store: Store, schema: str, table: str, colname: str) -> dict[tuple, list[str]]:
-    """For a refback column: key of each row of `table` -> keys of the rows referring to it."""
+REFBACK_IN_LIMIT = 5000
+
+
+def refback_values(store: Store, schema: str, table: str, colname: str,
+                   rows: list[dict] | None = None) -> dict[tuple, list[str]]:
+    """For a refback column: key of each row of `table` -> keys of the rows referring to it.
+
+    With `rows`, only the referring rows that may point at one of them are read (by the first
+    key column), so a filtered download costs what it returns, not what the table holds.
+    """
     model = store.model(schema)
     col = next(c for c in model.columns(table) if c.name == colname)
     tschema = col.ref_schema or schema
@@ -146,13 +154,22 @@ def refback_values(store: Store, schema: str, table: str, colname: str) -> dict[
     shown = [k for k in tlay.key if k not in own_parts] or tlay.key
     if not shown:
         return {}
-    sql = (f"SELECT {', '.join(exprs)}, {', '.join('s.' + q(k) for k in shown)} FROM {q(tlay.phys)} s"
-           f"{', ' + froms if froms else ''} WHERE {' AND '.join(conds + [tlay.class_filter('s')])}")
     lay = store.layout(schema, table)
     target_order = [p.target for p in parts]
+    where = conds + [tlay.class_filter('s')]
+    params: list = []
+    if rows is not None and lay.key and lay.key[0] in target_order:
+        first = sorted({r.get(lay.key[0]) for r in rows if r.get(lay.key[0]) is not None})
+        if not first:
+            return {}
+        if len(first) <= REFBACK_IN_LIMIT:
+            where.append(f"{exprs[target_order.index(lay.key[0])]} IN ({', '.join('?' * len(first))})")
+            params = first
+    sql = (f"SELECT {', '.join(exprs)}, {', '.join('s.' + q(k) for k in shown)} FROM {q(tlay.phys)} s"
+           f"{', ' + froms if froms else ''} WHERE {' AND '.join(where)}")
     out: dict[tuple, list[str]] = {}
     with store.lock:
-        for r in store.conn.execute(sql):
+        for r in store.conn.execute(sql, params):
             tk = dict(zip(target_order, r[:len(parts)]))
             key = tuple(tk.get(k) for k in lay.key)
             out.setdefault(key, []).append(",".join(str(v) for v in r[len(parts):] if v is not None))
@@ -164,7 +181,7 @@ def rows_to_csv(store: Store, schema: str, table: str, rows: list[dict], *, syst
     header = csv_header(store, schema, table, system=system)
     lay = store.layout(schema, table)
     model = store.model(schema)
-    refbacks = {c.name: refback_values(store, schema, table, c.name)
+    refbacks = {c.name: refback_values(store, schema, table, c.name, rows)
                 for c in model.columns(table) if c.is_refback and c.name in header}
     out = []
     for r in rows:
