@@ -168,8 +168,8 @@ class FakeJob:
 
     def __init__(self, strategy: FakeStrategy, source: Any, target: Any,
                  resource_id: str | None = None, *, fail_upload: bool = False,
-                 deletes: bool = True, pause: float = 0.0, broken: tuple[str, ...] = ()
-                 ) -> None:
+                 deletes: bool = True, pause: float = 0.0, broken: tuple[str, ...] = (),
+                 hold: bool = False) -> None:
         self.strategy, self.source, self.target = strategy, source, target
         self.resource_id = resource_id or "NORTHSTAR"
         self.fail_upload = fail_upload
@@ -177,6 +177,10 @@ class FakeJob:
         self.pause = pause
         self.broken = broken
         self.cancelled = False
+        # With hold, apply waits after its first step until the test opens the gate.
+        self.gate = asyncio.Event()
+        if not hold:
+            self.gate.set()
 
     def cancel(self) -> None:
         self.cancelled = True
@@ -213,6 +217,8 @@ class FakeJob:
                                   cancelled=True)
             emit(StepStarted(step, total=2 if step != "upload" else None))
             await asyncio.sleep(self.pause)
+            if step != self.strategy.steps[0]:
+                await self.gate.wait()
             emit(StepLog(step, f"{step} started"))
             if step == "upload":
                 emit(ServerTask(step, "RUNNING", "Import zip", (("COMPLETED", "Import Resources"),

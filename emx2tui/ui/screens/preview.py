@@ -215,7 +215,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         warnings = list(attr(plan, "warnings") or [])
         for t in plan.sync:
             cleared = attr(t, "cleared") or {}
-            said = any(t.table in w and ("empt" in w or "clear" in w) for w in warnings)
+            said = any(t.table in w and all(c in w for c in cleared) for w in warnings)
             if cleared and not said:
                 cols = ", ".join(f"{c} ({n})" for c, n in cleared.items())
                 warnings.append(f"{t.table}: the upsert would clear values of {cols}")

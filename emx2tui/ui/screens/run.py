@@ -66,7 +66,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
                  target: str, resource_id: str | None = None,
                  plan_events: list[Event] | None = None, title: str | None = None,
                  steps: list[str] | None = None, kind: str = "run") -> None:
-        super().__init__(id="run")
+        super().__init__(id="run" if kind == "run" else None)
         self.job = job
         self.plan = plan
         self.strategy = strategy

@@ -242,14 +242,14 @@ class SchemaPane(ReportsWorkerErrors, Vertical):
         finally:
             options.loading = False
         self.schemas = schemas
-        wanted = schema or (None if changed else (self.schema or self.initial_schema))
+        wanted = schema or self.schema or self.initial_schema
         if changed:
             self._clear_schema()
             self.post_message(self.SchemaChosen(self, None))
         self._fill_schemas()
         if wanted in schemas:
             self.choose_schema(wanted)
-        elif wanted:
+        elif wanted and not changed:
             self.show_message(f"Schema {wanted!r} is not on this server (or not visible to you).",
                               error=True)
         if not schemas:
