@@ -279,6 +279,7 @@ class ManyRowsJob(FakeJob):
 # ------------------------------------------------------------------ journal and restore
 def journal_record(run_id: str = "20260101-120000-cafe", outcome: str = "ok",
                    error: str | None = None) -> Any:
+    started = f"{run_id[:4]}-{run_id[4:6]}-{run_id[6:8]}T{run_id[9:11]}:{run_id[11:13]}:00+00:00"
     """A journal record as the engine writes it, saved in the test's own data folder."""
     from emx2tui.jobs import journal
 
@@ -288,7 +289,7 @@ def journal_record(run_id: str = "20260101-120000-cafe", outcome: str = "ok",
         run_id=run_id, kind="run", strategy="CohortStagingToDataCatalogue",
         target=journal.Endpoint("http://target.test", "catalogue", "admin"),
         source=journal.Endpoint("http://source.test", "cohortStaging", "admin"), flow="B",
-        resource_id="NORTHSTAR", started="2026-01-01T12:00:00+00:00",
+        resource_id="NORTHSTAR", started=started,
         finished="2026-01-01T12:00:02+00:00", outcome=outcome, error=error,
         backup="/backups/catalogue.zip", duration=1.25, tables=tables)
     journal.save(record)

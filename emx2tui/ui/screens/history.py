@@ -54,7 +54,7 @@ class HistoryScreen(ReportsWorkerErrors, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#history-table", DataTable).add_columns(
-            "Started", "Job", "Target", "Id", "Outcome", "+", "~", "-")
+            "Started", "Outcome", "Job", "Target", "+", "~", "-")
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -77,8 +77,8 @@ class HistoryScreen(ReportsWorkerErrors, Screen[None]):
             label, style = OUTCOMES.get(r.outcome, (r.outcome, ""))
             totals = r.totals
             job = r.strategy if r.kind == "run" else f"↶ {r.strategy}"
-            table.add_row(r.started_local(), job, r.target.label, r.resource_id or "",
-                          Text(label, style=style), count(totals["inserted"]),
+            table.add_row(r.started_local()[:16], Text(label, style=style), job,
+                          r.target.schema or "?", count(totals["inserted"]),
                           count(totals["updated"]), count(totals["deleted"]), key=r.run_id)
         table.border_subtitle = f"{len(records)} runs" if records else ""
         detail = self.query_one("#history-detail", Static)
