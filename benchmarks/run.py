@@ -48,10 +48,12 @@ PASSWORD = "admin"
 
 # ----------------------------------------------------------------------------- data
 def generate(folder: Path, scale: int, seed: int) -> dict:
-    from emx2tui.sandbox.demo import write_demo
-
+    # in a child process: a forked contender starts with its parent's resident size, which
+    # would count the generator's memory in every contender's peak RSS
     started = time.monotonic()
-    write_demo(folder, scale=scale, seed=seed)
+    subprocess.run([sys.executable, "-c", "import sys; from emx2tui.sandbox.demo import write_demo; "
+                    "write_demo(sys.argv[1], scale=int(sys.argv[2]), seed=int(sys.argv[3]))",
+                    str(folder), str(scale), str(seed)], check=True)
     info: dict = {"scale": scale, "seed": seed, "generate_s": round(time.monotonic() - started, 2)}
     for schema, key in ((TARGET, "catalogue"), (SOURCE, "staging")):
         rows, largest, largest_name = 0, 0, ""
