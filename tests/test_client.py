@@ -176,3 +176,20 @@ async def test_schema_model_fetches_referenced_schemas():
         m = await c.schema_model("main")
         assert m.csv_columns("Pet") == ["name", "kind"]
         assert (await c.schema_model("main")) is m
+
+
+def test_credentials_in_the_url_are_taken_out_of_it():
+    conn = Connection("http://admin:S3cret%21@127.0.0.1:9/", "catalogue")
+    assert conn.url == "http://127.0.0.1:9"
+    assert conn.username == "admin" and conn.password == "S3cret!"
+    assert "S3cret" not in conn.label and "S3cret" not in repr(conn)
+    assert "S3cret!" in conn.secrets
+
+
+def test_addresses_that_cannot_be_servers_are_named():
+    from emx2tui.emx2.client import url_problem
+
+    assert url_problem("https://data.example.org") is None
+    assert url_problem("http://127.0.0.1:8080") is None
+    assert "http://" in url_problem("ftp://data.example.org")
+    assert url_problem("https://htp:/x y") is not None

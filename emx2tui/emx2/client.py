@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
 import pandas as pd
@@ -70,7 +70,12 @@ class Connection:
     password: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        self.url = normalise_url(self.url)
+        url, user, password = split_user_info(normalise_url(self.url))
+        self.url = url
+        # Credentials written into the URL are used for sign-in, never shown.
+        if user and not (self.username or self.token):
+            self.username = user
+            self.password = self.password or password
 
     @property
     def label(self) -> str:
@@ -91,6 +96,31 @@ def normalise_url(url: str) -> str:
     if url and "://" not in url:
         url = "https://" + url
     return url.rstrip("/")
+
+
+def split_user_info(url: str) -> tuple[str, str | None, str | None]:
+    """The URL without `user:password@`, and the user and password it held."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = urlunsplit((parts.scheme, hostport, parts.path, parts.query, parts.fragment))
+    return clean, unquote(user) or None, unquote(password) or None
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a server address, or None when it can."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return f"'{url}' is not a web address: it must start with http:// or https://"
+    if not parts.hostname or any(ch.isspace() for ch in url):
+        return f"'{url}' is not a server address: expected e.g. https://data.example.org"
+    try:
+        parts.port
+    except ValueError:
+        return f"'{url}' has an invalid port"
+    return None
 
 
 def scrub(text: str, secrets: list[str]) -> str:
@@ -417,8 +447,13 @@ class Emx2Client:
 
     async def upload_zip(self, schema: str, data: bytes, on_task: TaskCallback | None = None, *,
                          poll_min: float = 0.2, poll_max: float = 1.0,
-                         timeout: float = 3600.0) -> dict:
-        """Import a ZIP as one server task and wait for it. Raises TaskFailed when it ends in ERROR."""
+                         timeout: float = 3600.0,
+                         on_accepted: Callable[[str], None] | None = None) -> dict:
+        """Import a ZIP as one server task and wait for it. Raises TaskFailed when it ends in ERROR.
+
+        `on_accepted` is called with the task id as soon as the server has taken the import on,
+        before the task is polled: a caller that loses the connection later can still ask for it.
+        """
         response = await self._request("POST", self._path(schema, "api", "zip"), idempotent=False,
                                        schema=schema, expect_json=True, params={"async": "true"},
                                        files={"file": ("upload.zip", data, "application/zip")})
@@ -427,6 +462,8 @@ class Emx2Client:
         except (ValueError, KeyError, TypeError):
             raise ServerError(f"{self._where(schema)}: the ZIP upload did not return a task id",
                               schema=schema) from None
+        if on_accepted is not None:
+            on_accepted(str(task_id))
         return await self.wait_task(task_id, schema=schema, on_task=on_task, poll_min=poll_min,
                                     poll_max=poll_max, timeout=timeout)
 
@@ -437,6 +474,12 @@ class Emx2Client:
         data = await self.query(None, f'{{_tasks(id:{json.dumps(task_id)}){{id status description {sub}}}}}')
         tasks = data.get("_tasks") or []
         return tasks[0] if tasks else {}
+
+    async def unfinished_tasks(self) -> list[dict]:
+        """The server's tasks still waiting or running (listing every task needs an admin)."""
+        data = await self.query(None, "{_tasks{id status description}}")
+        return [t for t in data.get("_tasks") or []
+                if str(t.get("status") or "").upper() not in TERMINAL_TASK_STATES]
 
     async def wait_task(self, task_id: str, *, schema: str | None = None,
                         on_task: TaskCallback | None = None, poll_min: float = 0.2,

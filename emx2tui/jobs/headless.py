@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
-from emx2tui.emx2.client import Connection, scrub
+from emx2tui.emx2.client import Connection, scrub, url_problem
 from emx2tui.emx2.errors import Emx2Error
 from emx2tui.jobs.events import (STEP_TITLES, Event, PlanReady, RunFinished, ServerTask, StepFinished,
                                  StepLog, StepProgress, StepStarted)
@@ -122,8 +122,13 @@ def connections_from(args: argparse.Namespace, side: str) -> list[Connection]:
     if len(urls) != len(schemas_or_none):
         raise UsageError(f"{len(urls)} {side} URLs for {len(schemas_or_none)} {side} schemas: give one "
                          f"URL, or one per schema.")
-    return [Connection(u, s, token=token, username=username, password=password)
-            for u, s in zip(urls, schemas_or_none)]
+    conns = [Connection(u, s, token=token, username=username, password=password)
+             for u, s in zip(urls, schemas_or_none)]
+    for conn in conns:
+        problem = url_problem(conn.url)
+        if problem:
+            raise UsageError(f"--{side}-url: {problem}.")
+    return conns
 
 
 def connection_from(args: argparse.Namespace, side: str) -> Connection:
@@ -153,6 +158,14 @@ def demo_server(args: argparse.Namespace, strategy: Strategy) -> Iterator[None]:
     from emx2tui.sandbox.demo import DEMO
     from emx2tui.sandbox.server import start_sandbox
 
+    given = all(getattr(args, f"{side}_schema", None) or _env(f"MG_{side.upper()}_SCHEMA")
+                for side in ("source", "target"))
+    if strategy.name not in DEMO_DEFAULTS and not given:
+        raise UsageError(
+            f"--demo has schema defaults only for {' and '.join(DEMO_DEFAULTS)} (the demo set holds "
+            f"the catalogue '{DEMO['catalogue']}' and the cohort staging schemas '{DEMO['staging']}' "
+            f"and '{DEMO['empty_staging']}'); for {strategy.name} give --source-schema and "
+            f"--target-schema.")
     with start_sandbox(port=0, demo=True) as sandbox:
         src_key, tgt_key = DEMO_DEFAULTS.get(strategy.name, ("catalogue", "catalogue"))
         for side, key in (("source", src_key), ("target", tgt_key)):
@@ -171,11 +184,12 @@ def demo_server(args: argparse.Namespace, strategy: Strategy) -> Iterator[None]:
 # ----------------------------------------------------------------------------- commands
 def confirm_deletes(plan: Plan, stdin: TextIO, printer: Printer,
                     ask: Callable[[str], str] | None = None) -> bool:
+    alerts = "".join(f"WARNING: {a}\n" for a in plan.alerts)
     if not stdin.isatty():
-        printer.line(f"Refusing to delete {plan.total_delete_rows} rows from {plan.target_label} "
+        printer.line(f"{alerts}Refusing to delete {plan.total_delete_rows} rows from {plan.target_label} "
                      f"without confirmation: pass --yes (stdin is not a terminal).", error=True)
         return False
-    prompt = f"Delete {plan.total_delete_rows} rows from {plan.target_label}? [y/N] "
+    prompt = f"{alerts}Delete {plan.total_delete_rows} rows from {plan.target_label}? [y/N] "
     if ask is None:
         if stdin is sys.stdin:
             ask = input
