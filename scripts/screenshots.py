@@ -2,9 +2,10 @@
 
     python scripts/screenshots.py [--out screenshots] [--size 140x42]
 
-Writes SVGs (and PNGs when rsvg-convert is installed) of the main screen, the preview, the
-delete confirmation, a run in progress and a finished run. The pipeline is held once, just
-after the import was sent, so the in-progress picture is the same every time.
+Writes SVGs (and PNGs when rsvg-convert is installed) of the main screen, the preview with a
+row diff, the delete confirmation, a run in progress, a finished run, the history and the keys.
+The pipeline is held once, just after the import was sent, so the in-progress picture is the
+same every time. The app runs with an empty config of its own and times in UTC.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from contextlib import suppress
 from pathlib import Path
 
@@ -44,7 +46,9 @@ async def settle(pilot) -> None:
 
 async def shoot(url: str, out: Path, size: tuple[int, int]) -> list[Path]:
     from emx2tui.emx2.client import Connection, Emx2Client
+    from emx2tui.config import Config
     from emx2tui.ui.launch import DEMO_STRATEGY, build_app, demo_names
+    from emx2tui.ui.screens.history import HistoryScreen
     from emx2tui.ui.screens.preview import PreviewScreen
     from emx2tui.ui.screens.run import RunScreen
 
@@ -63,7 +67,7 @@ async def shoot(url: str, out: Path, size: tuple[int, int]) -> list[Path]:
     server = Connection(url, username="admin", password="admin")
     names = demo_names()
     app = build_app(server, server, source_schema=names["source"], target_schema=names["target"],
-                    strategy=DEMO_STRATEGY)
+                    strategy=DEMO_STRATEGY, config=Config())
     files: list[Path] = []
 
     def save(name: str) -> None:
@@ -82,18 +86,30 @@ async def shoot(url: str, out: Path, size: tuple[int, int]) -> list[Path]:
             preview = app.screen
             await wait_for(pilot, lambda: preview.plan is not None or preview.error is not None)
             await settle(pilot)
-            # Show a table whose rows change, with their actions.
-            changed = [i for i, t in enumerate(preview.plan.sync) if t.inserts or t.updates]
-            for _ in range(changed[-1] if changed else 0):
+            # Show a table with an updated row: its changed cells, and the old values below.
+            sync = preview.plan.sync
+            updated = [i for i, t in enumerate(sync) if t.updates]
+            changed = [i for i, t in enumerate(sync) if t.inserts or t.updates]
+            target = (updated or changed or [0])[0]
+            for _ in range(target):
                 await pilot.press("down")
+            await settle(pilot)
+            if updated:
+                await pilot.press("w")
+                actions = list(sync[target].actions)
+                for _ in range(actions.index("update") if "update" in actions else 0):
+                    await pilot.press("down")
             await settle(pilot)
             save("preview")
 
             await pilot.press("r")
             await pilot.pause(0.3)
+            rid = preview.plan.resource_id or names["target"]
+            await pilot.press(*rid[: max(1, len(rid) - 3)])
+            await pilot.pause(0.3)
             save("confirm-delete")
 
-            await pilot.press("y")
+            await pilot.press(*rid[max(1, len(rid) - 3):], "enter")
             await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
             run = app.screen
             await wait_for(pilot, held.is_set)
@@ -104,6 +120,13 @@ async def shoot(url: str, out: Path, size: tuple[int, int]) -> list[Path]:
             await wait_for(pilot, lambda: not run.running)
             await pilot.pause(0.5)
             save("run-finished")
+
+            await pilot.press("h")
+            await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
+            await settle(pilot)
+            save("history")
+            await pilot.press("escape")
+            await pilot.pause(0.3)
 
             await pilot.press("f1")
             await pilot.pause(0.3)
@@ -148,6 +171,9 @@ def main() -> int:
     here = os.getcwd()
     os.chdir(work)
     os.environ["EMX2TUI_DATA_DIR"] = "emx2tui-data"
+    os.environ["EMX2TUI_CONFIG"] = "emx2tui-config.toml"
+    os.environ["TZ"] = "UTC"
+    time.tzset()
     from emx2tui.sandbox.server import start_sandbox
 
     try:

@@ -57,21 +57,19 @@ def flow_diagram(strategy: Any) -> Text:
     text.append(*arrow)
     text.append(" TARGET ", style="reverse bold")
     if deletes:
+        # The delete branch reads the target and joins the upload: one import does both.
         line = Text()
         line.append(" TARGET ", style="reverse bold")
         for step in deletes:
             line.append(*arrow)
             line.append(step, style="bold red")
-        join = (upload_at if upload_at is not None else len(text.plain)) + 2
+        join = (upload_at if upload_at is not None else len(text.plain)) + 3
         if join > len(line.plain) + 1:
-            text.append("\n" + "\u00a0" * join + "▲", style="red")
             line.append(" " + "─" * (join - len(line.plain) - 1) + "┘", style="red")
-            text.append("\n")
-            text.append_text(line)
         else:
-            text.append("\n")
-            text.append_text(line)
-            text.append(" ▶ upload", style="red")
+            line.append(" ▶ upload", style="red")
+        text.append("\n")
+        text.append_text(line)
     return text
 
 

@@ -123,9 +123,10 @@ class StrategyPicker(Horizontal):
         unfit = strategy.name in self.unfit
         text.append(str(attr(strategy, "title") or strategy.name),
                     style="dim strike" if unfit else "bold")
-        text.append(f"\nFlow {flow} · {strategy.name}", style="dim")
+        text.append("\n")
         if unfit:
-            text.append("  ✖ does not fit", style="dim red")
+            text.append("✖ ", style="red")
+        text.append(f"Flow {flow} · {strategy.name}", style="dim")
         return text
 
     def _describe(self, strategy: Any) -> Text:
