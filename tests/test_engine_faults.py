@@ -22,12 +22,15 @@ PASSWORD = "Fault-Pw-1"
 STRATEGY = "CohortStagingToDataCatalogue"
 
 
+def schemas(models_dir) -> list[tuple[str, str]]:
+    return [("CatalogueOntologies", str(models_dir / "catalogue-ontologies")),
+            ("catalogue", str(models_dir / "catalogue")),
+            ("testCohort", str(models_dir / "cohort-staging"))]
+
+
 @pytest.fixture(scope="module")
 def sandbox(models_dir):
-    with start_sandbox(admin_password=PASSWORD, load=[
-            ("CatalogueOntologies", str(models_dir / "catalogue-ontologies")),
-            ("catalogue", str(models_dir / "catalogue")),
-            ("testCohort", str(models_dir / "cohort-staging"))]) as sb:
+    with start_sandbox(admin_password=PASSWORD, load=schemas(models_dir)) as sb:
         yield sb
 
 
@@ -75,6 +78,7 @@ def test_failed_import_task_leaves_target_unchanged(sandbox):
     assert not result.ok and fault.fired == 1
     assert "Import failed: disk full on the database server" in result.error
     assert result.backup_path  # the backup was made before the import was sent
+    assert result.target_state == "unchanged"
     assert snapshot(sandbox) == before
 
 
@@ -111,6 +115,7 @@ def test_hanging_import_ends_with_a_timeout_and_no_change(sandbox):
     sandbox.faults.add("hang", path="/api/zip", method="POST", seconds=30)
     result = asyncio.run(j.apply(plan))
     assert not result.ok and "did not answer in time" in result.error
+    assert result.target_state == "unchanged"     # the rows were read again: not applied
     assert snapshot(sandbox) == before
 
 
@@ -151,3 +156,86 @@ def test_token_expiring_mid_run_is_refused_and_target_unchanged(sandbox):
     assert fault.fired == 1 and not result.ok
     assert "token was refused" in result.error and token not in result.error
     assert snapshot(sandbox) == before
+
+
+@pytest.fixture()
+def fresh(models_dir):
+    """A sandbox of its own, for tests whose import lands."""
+    with start_sandbox(admin_password=PASSWORD, load=schemas(models_dir)) as sb:
+        yield sb
+
+
+def arm_when_sent(sandbox, events: list, kind: str, **options):
+    """An emitter that arms a fault once the import is about to be sent (so it hits only that)."""
+    from emx2tui.jobs.events import StepLog
+
+    def emit(event):
+        events.append(event)
+        if isinstance(event, StepLog) and event.message.startswith("Sending "):
+            sandbox.faults.add(kind, **options)
+    return emit
+
+
+def test_dropped_import_answer_is_checked_and_reported_as_applied(fresh):
+    from emx2tui.jobs import journal
+    from emx2tui.jobs.events import RunFinished
+    from emx2tui.jobs.restore import plan_restore
+
+    j = job(fresh)
+    plan = asyncio.run(j.plan())
+    before = snapshot(fresh)
+    fault = fresh.faults.add("drop", path="/api/zip", method="POST")
+    events: list = []
+    result = asyncio.run(j.apply(plan, events.append))
+    assert fault.fired == 1 and not result.ok
+    assert snapshot(fresh) != before                  # the server took the import on
+    assert result.target_state == "changed"
+    finished = [e for e in events if isinstance(e, RunFinished)][-1]
+    assert finished.target_state == "changed"
+    assert "not changed" not in finished.summary and "applied" in finished.summary
+    assert f"emx2tui restore {result.run_id}" in result.error
+    record = journal.get_run(result.run_id)
+    assert record.outcome == "applied" and record.backup == result.backup_path
+    rplan = asyncio.run(plan_restore(record, conn(fresh, None)))
+    assert not rplan.is_empty
+
+
+def test_lost_task_polling_asks_the_server_again(fresh):
+    from emx2tui.jobs import journal
+
+    j = job(fresh)
+    plan = asyncio.run(j.plan())
+    events: list = []
+    # every poll of the first client is cut off; the check afterwards reaches the server
+    result = asyncio.run(j.apply(plan, arm_when_sent(fresh, events, "drop", path="/api/graphql",
+                                                     times=3)))
+    assert not result.ok and "broke off the connection" in result.error
+    assert result.target_state == "changed"
+    assert any("import task completed" in getattr(e, "message", "") for e in events)
+    assert journal.get_run(result.run_id).outcome == "applied"
+
+
+def test_interrupted_run_journals_its_backup_and_can_be_restored(fresh, monkeypatch):
+    from emx2tui.jobs import journal
+    from emx2tui.jobs.restore import apply_restore, plan_restore
+
+    monkeypatch.setenv("EMX2TUI_HTTP_TIMEOUT", "30")
+    j = job(fresh)
+    plan = asyncio.run(j.plan())
+    before = snapshot(fresh)
+    events: list = []
+    # the import is accepted, then the task poll hangs and the apply is given up (a killed run)
+    with pytest.raises(asyncio.TimeoutError):
+        asyncio.run(asyncio.wait_for(j.apply(plan, arm_when_sent(
+            fresh, events, "hang", path="/api/graphql", seconds=20)), 4))
+    fresh.faults.clear()
+    fresh.faults.release()
+    record = journal.list_runs(1)[0]
+    assert record.outcome == "running" and record.backup and record.backup.endswith(".zip")
+    time.sleep(0.5)
+    assert snapshot(fresh) != before                 # the import landed meanwhile
+    rplan = asyncio.run(plan_restore(record, conn(fresh, None)))
+    assert rplan.partial and not rplan.is_empty
+    assert "not known whether" in "\n".join(rplan.describe())
+    assert asyncio.run(apply_restore(rplan)).ok
+    assert snapshot(fresh) == before

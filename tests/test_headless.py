@@ -199,3 +199,23 @@ def test_strategy_file_runs_a_users_strategy(sandbox, creds, tmp_path):
     bad.write_text('name = "x"\nflow = "C"\n')
     code, _, stderr = cli(["run", "--strategy-file", str(bad)] + flow_b(sandbox)[2:])
     assert code == 2 and "bad.toml" in stderr
+
+
+def test_demo_staging_of_another_cohort_is_flagged_in_plan_and_confirmation():
+    base = ["run", "CohortStagingToDataCatalogue", "--demo", "--quiet"]
+    # emptyStaging holds only RIVERSIDE's bare Collections row: a replace would wipe RIVERSIDE
+    code, out, err = cli(base + ["--source-schema", "emptyStaging"])
+    assert code == 3
+    assert "WARNING: This plan deletes 89 of the 89 rows of 'RIVERSIDE' in 'catalogue'" in out
+    assert "WARNING: This plan deletes" in err and "pass --yes" in err     # the confirmation
+    assert "differs from the staging schema name 'emptyStaging'" in out
+    # the demo's own staging (NORTHSTAR, a few deletes) carries no such warning
+    code, out, err = cli(base + ["--dry-run"])
+    assert code == 0, err
+    assert "WARNING" not in out and "Dry run" in out
+
+
+def test_demo_without_defaults_names_the_flags():
+    code, out, err = cli(["run", "SharedStaging", "--demo", "--dry-run"])
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--source-schema and --target-schema" in err and "CohortStagingToDataCatalogue" in err

@@ -301,3 +301,39 @@ def test_cancel_stops_before_anything_is_written(sandbox):
     result = run(job.apply(plan))
     assert result.cancelled and not result.ok and result.backup_path is None
     assert run(export(sandbox, "emptyStaging")) == before
+
+
+@pytest.fixture()
+def bare_staging(models_dir, tmp_path):
+    """The catalogue and a cohort staging schema without any row, not even its Collections row."""
+    folder = tmp_path / "bare"
+    folder.mkdir()
+    (folder / "molgenis.csv").write_text((models_dir / "cohort-staging" / "molgenis.csv").read_text(
+        encoding="utf-8"), encoding="utf-8")
+    load = [("CatalogueOntologies", models_dir / "catalogue-ontologies"),
+            ("catalogue", models_dir / "catalogue"), ("bareStaging", folder)]
+    with server.start_sandbox(port=0, load=[(n, str(p)) for n, p in load],
+                              admin_password=PASSWORD) as sb:
+        yield sb
+
+
+def test_flow_b_refuses_a_staging_without_the_resource_row(bare_staging):
+    sb = bare_staging
+    before = run(export(sb, "catalogue"))
+    job = Job("CohortStagingToDataCatalogue", conn(sb, "bareStaging"), conn(sb, "catalogue"),
+              resource_id=COHORT)
+    with pytest.raises(Exception) as err:
+        run(job.plan())
+    text = str(err.value)
+    assert f"Resource '{COHORT}' is not in table Collections" in text and "no row at all" in text
+    assert "would delete them" in text
+    assert run(export(sb, "catalogue")) == before
+
+
+def test_fill_staging_into_a_staging_without_collections_row_says_what_to_do(bare_staging):
+    job = Job("FillStaging", conn(bare_staging, "catalogue"), conn(bare_staging, "bareStaging"))
+    with pytest.raises(Exception) as err:
+        run(job.plan())
+    text = str(err.value)
+    assert "Add the cohort's Collections row to 'bareStaging'" in text
+    assert "--resource-id" in text and "found 0" not in text

@@ -82,6 +82,9 @@ class RunFinished(Event):
     error: str | None = None
     backup: str | None = None
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # table -> {inserted, updated, deleted}
+    # what the run did to the target: "unchanged", "changed", or "unknown" (the write was sent
+    # but its outcome could not be learnt: the task list or a comparison with the backup tells)
+    target_state: str = "unchanged"
 
 
 Emit = Callable[[Event], None]

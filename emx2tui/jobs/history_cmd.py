@@ -85,8 +85,11 @@ def detail_lines(record: RunRecord) -> list[str]:
         tot = r.totals
         lines.append(f"  {'total':<{width}}  {tot['inserted']:>6}  {tot['updated']:>6}  "
                      f"{tot['unchanged']:>6}  {tot['deleted']:>6}")
-    if r.outcome == journal.OK and r.writes:
+    if r.outcome in (journal.OK, journal.APPLIED) and r.writes:
         lines += ["", f"Undo with: emx2tui restore {r.run_id}"]
+    elif r.outcome in (journal.UNKNOWN, journal.RUNNING) and r.backup and r.writes:
+        lines += ["", f"The import may have been applied; emx2tui restore {r.run_id} compares the "
+                      f"target with the backup and undoes it"]
     return lines
 
 

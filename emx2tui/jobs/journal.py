@@ -8,8 +8,11 @@ four random hex digits).
 What a record holds (see `RunRecord`): the kind (`run`, or `restore` for a restore, which names
 the run it undid in `restores`), the strategy, source and target (server URL without any user
 info, schema, EMX2 user name; never a token or password), the resource id, start and end time,
-the OS user and the EMX2 user, the outcome (`running` until the run ends, then `ok`, `failed` or
-`cancelled`, with the error message), the backup taken before the write and, per table, the
+the OS user and the EMX2 user, the outcome (`running` until the run ends, then `ok`, `failed`,
+`cancelled`, or, when the run failed after its write was sent, `applied` (the import landed) or
+`unknown` (whether it landed could not be learnt); with the error message), the backup taken
+before the write (recorded as soon as it is saved, so a run killed part-way can be restored)
+and, per table, the
 counts and the keys the run inserted, updated and deleted. After a run that wrote, the rows it
 inserted or updated are read back from the target and kept beside the record
 (`<run id>.after.zip`, 0600): restore compares the target's current rows with them to notice
@@ -56,6 +59,9 @@ if TYPE_CHECKING:
 
 FORMAT = 1
 RUNNING, OK, FAILED, CANCELLED = "running", "ok", "failed", "cancelled"
+# the run failed after its write was sent: the import landed anyway ("applied"), or whether it
+# landed could not be learnt ("unknown"); restore compares the target with the backup for both
+APPLIED, UNKNOWN = "applied", "unknown"
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")
 
 
@@ -340,6 +346,17 @@ def begin_run(job: Any, plan: Plan) -> RunRecord | None:
         return None
 
 
+def record_backup(record: RunRecord | None, path: str) -> None:
+    """Note the backup in the record of a run still going, so an interrupted run can be restored."""
+    if record is None:
+        return
+    record.backup = path
+    try:
+        save(record)
+    except JournalError:
+        pass  # end_run warns that the run could not be journalled
+
+
 async def end_run(record: RunRecord | None, job: Any, result: "RunResult", emit: Emit = ignore,
                   step: str = "upload") -> str | None:
     """Journal how `Job.apply` ended; returns the run id (None when there is no record)."""
@@ -355,16 +372,21 @@ async def finish(record: RunRecord, target: Connection, result: Any, emit: Emit 
     """Set the outcome, read back the rows a successful write left, and save the record."""
     record.finished = _now()
     record.duration = round(float(getattr(result, "duration", 0.0) or 0.0), 3)
-    record.backup = getattr(result, "backup_path", None)
+    record.backup = getattr(result, "backup_path", None) or record.backup
+    state = getattr(result, "target_state", None)
     if getattr(result, "ok", False):
         record.outcome = OK
     elif getattr(result, "cancelled", False):
         record.outcome = CANCELLED
+    elif state == "unknown":
+        record.outcome = UNKNOWN
+    elif state == "changed":
+        record.outcome = APPLIED
     else:
         record.outcome = FAILED
     error = getattr(result, "error", None)
     record.error = scrub(str(error), list(secrets) + target.secrets) if error else None
-    if record.outcome == OK and record.writes:
+    if record.outcome in (OK, APPLIED) and record.writes:
         try:
             await _snapshot_after(record, target)
         except (Emx2Error, OSError, ValueError) as exc:

@@ -76,6 +76,8 @@ class Plan:
     sync: list[TablePlan] = field(default_factory=list)
     delete: list[TablePlan] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # the warnings to show before anything else and in the confirmation (also in `warnings`)
+    alerts: list[str] = field(default_factory=list)
     atomic: bool = True
     source_schema: str | None = None
     target_schema: str | None = None

@@ -20,6 +20,8 @@ def format_plan(plan: Plan) -> list[str]:
              "  " + ("one atomic import: a failure changes nothing" if plan.atomic else
                      "NOT atomic: written table by table (transport csv); a failure part-way leaves "
                      "the target part-written"), ""]
+    if plan.alerts:
+        lines += [f"  WARNING: {a}" for a in plan.alerts] + [""]
     width = max([len(t.table) for t in plan.sync + plan.delete] + [5])
     head = f"  {'table':<{width}}  {'rows':>6}  {'insert':>6}  {'update':>6}  {'same':>6}  {'delete':>6}  filter"
     lines += [head, "  " + "-" * (len(head) - 2)]
@@ -54,7 +56,8 @@ def format_plan(plan: Plan) -> list[str]:
         lines += [f"    {b}" for b in plan.broken]
     if plan.warnings:
         lines.append("")
-        lines += [f"  warning: {w}" for w in plan.warnings if w not in plan.withheld]
+        lines += [f"  warning: {w}" for w in plan.warnings
+                  if w not in plan.withheld and w not in plan.alerts]
     return lines
 
 

@@ -18,7 +18,9 @@ created again since then is a conflict: `apply_restore` refuses unless `force=Tr
 the restored rows win. A restore takes its own backup first and is journalled as a run of kind
 `restore`, with the same key lists, so a restore can be restored too. A run that failed or was
 cancelled changed nothing (its import is one transaction): its restore plan says so and
-applying it does nothing.
+applying it does nothing. A run whose outcome is `unknown`, or one interrupted while `running`
+(its backup is journalled as soon as it is saved), may have written all or nothing: its restore
+compares the target with the backup and puts back every row that differs.
 
 Events: `apply_restore` emits StepStarted/StepLog/StepFinished for the steps `backup` and
 `upload`, ServerTask while the import runs, and a final RunFinished, like `Job.apply`.
@@ -34,7 +36,7 @@ from pathlib import Path
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Connection, Emx2Client, flatten_subtasks, scrub
-from emx2tui.emx2.errors import Emx2Error
+from emx2tui.emx2.errors import ConnectionFailed, Emx2Error, TaskFailed
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip, table_entries
 from emx2tui.jobs import backup as backups
@@ -168,7 +170,10 @@ class RestorePlan:
         lines.append("")
         lines.append("  insert: rows the run deleted; revert: rows it updated, back to their old "
                      "values; delete: rows it inserted")
-        if self.partial:
+        if self.partial and self.record.outcome in (journal.UNKNOWN, journal.RUNNING):
+            lines.append("  it is not known whether the run's import was applied: every row that "
+                         "differs from the backup is put back")
+        elif self.partial:
             lines.append("  the run stopped part-way through a table-by-table upload: every row it may "
                          "have touched is put back")
         if self.unverified and not self.is_empty:
@@ -199,15 +204,22 @@ def _backup_bytes(record: RunRecord) -> bytes:
 
 
 def _partial(record: RunRecord) -> bool:
-    """A table-by-table run that stopped: it may have written part of its rows."""
+    """A run that may have written none, part or all of its rows: a table-by-table run that
+    stopped, a run whose outcome is unknown, or one interrupted (still `running` in the journal).
+    Its restore compares the target with the backup and puts back whatever differs."""
+    if record.outcome in (journal.UNKNOWN, journal.RUNNING):
+        return bool(record.backup)
     return record.outcome in (journal.FAILED, journal.CANCELLED) and not record.atomic \
         and bool(record.backup)
 
 
 def _nothing_reason(record: RunRecord) -> str | None:
-    if record.outcome == journal.RUNNING:
-        raise RestoreError(f"Run {record.run_id} never finished (it was interrupted), so the journal "
-                           f"has no backup of it; the backups are in {backups.backup_dir()}.")
+    if record.outcome == journal.RUNNING and not record.backup:
+        raise RestoreError(f"Run {record.run_id} never finished (it was interrupted) before its "
+                           f"backup was saved, so it wrote nothing; the backups are in "
+                           f"{backups.backup_dir()}.")
+    if record.outcome == journal.UNKNOWN and not record.backup:
+        raise RestoreError(f"Run {record.run_id} has no backup in the journal, so it cannot be restored.")
     if _partial(record):
         return None
     if record.outcome == journal.FAILED:
@@ -390,6 +402,7 @@ async def apply_restore(plan: RestorePlan, emit: Emit = ignore, *, force: bool =
     """
     started = time.monotonic()
     result = RunResult(ok=False)
+    sent: list[str] = []  # one item once the import is sent, then the server's task id
     secrets = plan.connection.secrets
     if plan.is_empty:
         result.ok = True
@@ -440,7 +453,9 @@ async def apply_restore(plan: RestorePlan, emit: Emit = ignore, *, force: bool =
                     emit(ServerTask("upload", str(task.get("status") or ""),
                                     str(task.get("description") or ""), tuple(flatten_subtasks(task))))
 
-                task = await client.upload_zip(plan.schema, data, on_task=on_task)
+                sent.append("")
+                task = await client.upload_zip(plan.schema, data, on_task=on_task,
+                                               on_accepted=sent.append)
                 emit(StepLog("upload", f"Server: {task.get('description') or task.get('status')}"))
             except _Cancelled:
                 emit(StepFinished("upload", "cancelled", "cancelled"))
@@ -456,6 +471,12 @@ async def apply_restore(plan: RestorePlan, emit: Emit = ignore, *, force: bool =
         result.error = "cancelled before anything was written"
     except (Emx2Error, OSError) as exc:
         result.error = scrub(str(exc), secrets)
+        refused = isinstance(exc, TaskFailed) and str(exc.task.get("status") or "").upper() in (
+            "ERROR", "CANCELLED")
+        if sent and not refused and (len(sent) > 1 or isinstance(exc, ConnectionFailed)):
+            result.target_state = "unknown"  # sent, and the answer was lost
+    else:
+        result.target_state = "changed" if result.ok else "unchanged"
     result.duration = time.monotonic() - started
     run_id = await journal.finish(record, plan.connection, result, emit, secrets=secrets)
     result.run_id = run_id
@@ -467,8 +488,11 @@ async def apply_restore(plan: RestorePlan, emit: Emit = ignore, *, force: bool =
         summary = "restore cancelled; the target was not changed"
     else:
         summary = "restore failed; the import is one transaction, so the target was not changed"
+    if result.target_state == "unknown":
+        summary = ("restore failed after its import was sent: it may have been applied; the "
+                   f"server's task list or a comparison with the backup ({result.backup_path}) tells")
     emit(RunFinished(result.ok, summary=summary, error=result.error, backup=result.backup_path,
-                     counts=result.counts if result.ok else {}))
+                     counts=result.counts if result.ok else {}, target_state=result.target_state))
     return result
 
 

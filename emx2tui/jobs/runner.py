@@ -9,12 +9,13 @@ Both feed one stream of events (emx2tui.jobs.events) to the TUI or the headless 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from emx2tui.emx2.client import Connection, Emx2Client, scrub
-from emx2tui.emx2.errors import Emx2Error
+from emx2tui.emx2.errors import ConnectionFailed, Emx2Error, ServerError, TaskFailed
 from emx2tui.emx2.zipfmt import make_reimportable
 from emx2tui.jobs import backup as backups
 from emx2tui.jobs import journal, scoped, transform
@@ -22,10 +23,13 @@ from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped,
                                 PlanOutdated, check_plan_current, preflight, refuse_broken, run_step,
-                                upload)
+                                upload, verify_applied)
 from emx2tui.jobs.strategy import Strategy, StrategyError, load_strategy
 
 __all__ = ["Job", "RunResult", "JobCancelled", "JobSkipped", "PlanOutdated", "BrokenReferences"]
+
+# RunResult.target_state and RunFinished.target_state
+UNCHANGED, CHANGED, UNKNOWN = "unchanged", "changed", "unknown"
 
 
 @dataclass
@@ -37,6 +41,9 @@ class RunResult:
     duration: float = 0.0
     cancelled: bool = False
     run_id: str | None = None  # the run's id in the journal (emx2tui history / restore)
+    # what the run did to the target: "unchanged", "changed", or "unknown" (the write was sent
+    # and its outcome could not be learnt)
+    target_state: str = "unchanged"
 
 
 class Job:
@@ -136,6 +143,7 @@ class Job:
         self._backup_plan = plan
         result = RunResult(ok=False)
         record = journal.begin_run(self, plan)  # journal: the plan's keys, before any write
+        self._record = record
         try:
             async with Emx2Client(self.source) as source, Emx2Client(self.target) as target:
                 ctx = self._context(source, target, emit)
@@ -164,11 +172,16 @@ class Job:
                         self._writing_started = True
                         try:
                             return await upload(c, plan)
+                        except Exception as exc:
+                            if c.write_sent:
+                                result.target_state = await self._settle(c, plan, exc)
+                            raise
                         finally:
                             self._writing = False
 
                     await run_step(ctx, "upload", do_upload)
                     result.ok = True
+                    result.target_state = CHANGED
                 result.counts = plan.counts()
         except JobCancelled:
             result.cancelled = True
@@ -183,19 +196,87 @@ class Job:
                        f"{result.duration:.1f} s")
         elif result.cancelled:
             summary = "cancelled; the target was not changed"
-        elif not plan.atomic and self._writing_started:
+        elif not plan.atomic and result.target_state != UNCHANGED:
             summary = ("failed part-way through a table-by-table upload: the target may be "
                        "part-written; restore it from the backup")
             if result.backup_path:
                 summary += f" ({result.backup_path})"
+        elif result.target_state == CHANGED:
+            summary = ("failed after the import was sent, but the target shows it was applied "
+                       "in full")
+        elif result.target_state == UNKNOWN:
+            summary = ("failed after the import was sent: the import may have been applied; the "
+                       "server's task list or a comparison with the backup tells")
         else:
-            summary = "failed; the import is one transaction, so the target was not changed"
+            summary = "failed; the target was not changed"
             if result.backup_path:
                 summary += f" (backup: {result.backup_path})"
         result.run_id = await journal.end_run(record, self, result, emit)  # journal: the outcome
+        if not result.ok and result.target_state != UNCHANGED:
+            undo = f"emx2tui restore {result.run_id}" if result.run_id else "a restore from the backup"
+            summary += f"; {undo} undoes it"
+            if result.backup_path and "backup" not in summary:
+                summary += f" (backup: {result.backup_path})"
+            if result.error:
+                result.error = f"{result.error} ({summary})"
         emit(RunFinished(result.ok, summary=summary, error=result.error, backup=result.backup_path,
-                         counts=result.counts if result.ok else {}))
+                         counts=result.counts if result.ok else {}, target_state=result.target_state))
         return result
+
+    _record: journal.RunRecord | None = None
+
+    async def _settle(self, ctx: JobContext, plan: Plan, exc: Exception) -> str:
+        """After a failed write: did it change the target? "unchanged", "changed" or "unknown"."""
+        step = "upload"
+        if not plan.atomic:
+            return UNKNOWN  # some tables may be written, others not
+        if isinstance(exc, TaskFailed) and str(exc.task.get("status") or "").upper() in ("ERROR",
+                                                                                        "CANCELLED"):
+            return UNCHANGED  # the server ran the import and rolled it back
+        if ctx.task_id is None and not isinstance(exc, ConnectionFailed) \
+                and not ("task id" in str(exc) and isinstance(exc, ServerError)):
+            return UNCHANGED  # the server answered the import with an error: it refused it
+        ctx.log(step, "The connection failed after the import was sent; asking the server what "
+                      "became of it", "warning")
+        try:
+            async with Emx2Client(self.target, retries=4) as client:
+                if ctx.task_id is not None:
+                    try:
+                        task = await client.wait_task(ctx.task_id, schema=ctx.target_schema,
+                                                      timeout=600.0)
+                    except TaskFailed as failed:
+                        if str(failed.task.get("status") or "").upper() in ("ERROR", "CANCELLED"):
+                            ctx.log(step, f"The server's import task ended in error: {failed}",
+                                    "warning")
+                            return UNCHANGED
+                        raise
+                    ctx.log(step, f"The server's import task completed: "
+                                  f"{task.get('description') or task.get('status')}", "warning")
+                    return CHANGED
+                await self._wait_for_server_tasks(ctx, client)
+                state = await verify_applied(ctx, client, plan)
+        except Emx2Error as again:
+            ctx.log(step, f"Could not learn whether the import was applied ({self._message(again)})",
+                    "warning")
+            return UNKNOWN
+        ctx.log(step, {CHANGED: "The target's rows show the import was applied",
+                       UNCHANGED: "The target's rows show the import was not applied",
+                       UNKNOWN: "The target's rows match neither the plan's before nor its after"}
+                [state], "warning")
+        return state
+
+    async def _wait_for_server_tasks(self, ctx: JobContext, client: Emx2Client,
+                                     limit: float = 120.0) -> None:
+        """An import the server accepted may still wait in its queue: wait for the queue to empty."""
+        started = time.monotonic()
+        while time.monotonic() - started < limit:
+            try:
+                pending = await client.unfinished_tasks()
+            except Emx2Error:
+                return  # listing every task needs an admin; compare the rows as they are
+            if not pending:
+                return
+            await asyncio.sleep(0.5)
 
     _last_backup: str | None = None
     _writing_started = False
@@ -230,5 +311,6 @@ class Job:
         path = backups.backup_path(ctx.target_schema, ctx.target.url, folder)
         backups.write_private(path, data)
         self._last_backup = str(path)
+        journal.record_backup(self._record, str(path))  # a run killed from here on can be restored
         ctx.log("backup", f"Saved {len(data)} bytes to {path}")
         return str(path)

@@ -21,7 +21,7 @@ from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip, read_files
 from emx2tui.jobs import refs, transform
 from emx2tui.jobs.events import Emit, ServerTask, StepFinished, StepLog, StepProgress, StepStarted
-from emx2tui.jobs.plan import (INSERT, Plan, TablePlan, build_table_plan, delete_only_plan,
+from emx2tui.jobs.plan import (INSERT, UPDATE, Plan, TablePlan, build_table_plan, delete_only_plan,
                                digest, row_keys)
 from emx2tui.jobs.strategy import Strategy, StrategyError, TableSpec
 
@@ -62,6 +62,9 @@ class JobContext:
     plan: Plan | None = None
     transport: str = "zip"
     notes: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)  # prominent warnings: the plan may do harm
+    write_sent: bool = False  # the write request left this machine (it may have landed)
+    task_id: str | None = None  # the server's id of the import task, once it accepted it
 
     def log(self, step: str, message: str, level: str = "info") -> None:
         self.emit(StepLog(step, message, level))  # type: ignore[arg-type]
@@ -135,13 +138,25 @@ async def resolve_resource(ctx: JobContext, step: str) -> None:
     ids = sorted(set(rows[spec.column])) if len(rows) and spec.column in rows.columns else []
     where = f"schema '{side_schema}' on {side_client.url}"
     if ctx.resource_id:
-        if ids and ctx.resource_id not in ids and spec.side == "source":
-            raise StrategyError(f"Resource '{ctx.resource_id}' is not in table {spec.table} of {where} "
-                                f"(found: {', '.join(ids)}).")
+        if ctx.resource_id not in ids and spec.side == "source":
+            # a replace with rows of no resource would delete the target's rows of this one
+            found = f"found: {', '.join(ids)}" if ids else "it holds no row at all"
+            raise StrategyError(
+                f"Resource '{ctx.resource_id}' is not in table {spec.table} of {where} ({found}). "
+                f"This job replaces the target's rows of '{ctx.resource_id}' with the source's, so "
+                f"it would delete them; nothing was done. Add the {spec.table} row "
+                f"'{ctx.resource_id}' to the source schema, or pick the schema that holds it.")
         if len(ids) > 1:
             ctx.warn(step, f"{where} holds {len(ids)} {spec.table} rows; using --resource-id "
                            f"'{ctx.resource_id}'")
     else:
+        if not ids:
+            what = _RESOURCE_WORDS.get(spec.table, "resource")
+            raise StrategyError(
+                f"Table {spec.table} of {where} is empty, so it does not say which {what} this job "
+                f"is about. Add the {what}'s {spec.table} row to '{side_schema}', with the "
+                f"{spec.column} the catalogue uses for it, or pass --resource-id with that "
+                f"{spec.column}.")
         if len(ids) != 1:
             found = ", ".join(ids) if ids else "none"
             raise StrategyError(
@@ -170,9 +185,15 @@ async def resolve_resource(ctx: JobContext, step: str) -> None:
                 f"Resource '{ctx.resource_id}' (from {where}) is not in table {spec.table} of schema "
                 f"'{other_schema}' on {other.url}, so there is nothing to copy. Check the staging "
                 f"schema's {spec.table} row or pass --resource-id.")
-    if ctx.resource_id != (ctx.target_schema if spec.side == "target" else ctx.source_schema):
-        ctx.log(step, f"Resource id '{ctx.resource_id}' differs from the staging schema name")
+    staging = ctx.target_schema if spec.side == "target" else ctx.source_schema
+    if ctx.resource_id != staging:
+        ctx.warn(step, f"Resource id '{ctx.resource_id}' differs from the staging schema name "
+                       f"'{staging}': check that this staging schema belongs to "
+                       f"'{ctx.resource_id}'")
     ctx.log(step, f"Resource: {ctx.resource_id}")
+
+
+_RESOURCE_WORDS = {"Collections": "cohort", "Networks": "network"}
 
 
 # ----------------------------------------------------------------------------- table lists
@@ -343,6 +364,28 @@ async def _fetch_files(ctx: JobContext, sp: TablePlan, file_cols: list[str], sou
     return problems
 
 
+MASS_DELETE_SHARE = 0.5  # more than this share of the target's rows of X deleted ...
+NEARLY_EMPTY_SHARE = 0.1  # ... while the source holds fewer rows than this share of them
+
+
+def _alert_mass_delete(ctx: JobContext, step: str, sync_plans: list[TablePlan],
+                       deletes: list[TablePlan]) -> None:
+    """Alert when the plan removes most of the target's rows of X and brings almost none.
+
+    That is what a staging schema that does not belong to X (or was emptied) looks like.
+    """
+    existing = sum(len(ctx.target_frames.get(d.table, ())) for d in deletes)
+    removed = sum(d.deletes for d in deletes)
+    incoming = sum(p.rows for p in sync_plans)
+    if not existing or removed <= MASS_DELETE_SHARE * existing or incoming >= NEARLY_EMPTY_SHARE * existing:
+        return
+    message = (f"This plan deletes {removed} of the {existing} rows of '{ctx.resource_id}' in "
+               f"'{ctx.target_schema}' and brings only {incoming} rows from '{ctx.source_schema}'. "
+               f"Is '{ctx.source_schema}' the staging schema of '{ctx.resource_id}', and is it filled?")
+    ctx.alerts.append(message)
+    ctx.warn(step, message)
+
+
 async def filter_rows(ctx: JobContext) -> str:
     step = "filter"
     X = ctx.resource_id
@@ -428,6 +471,7 @@ async def filter_rows(ctx: JobContext) -> str:
         delete_plans[spec.table] = delete_only_plan(spec.table, spec.filter_text(X), tgt, keys, set(),
                                                     target_digest=digest(tgt, keys))
     deletes = [delete_plans[s.table] for s in ctx.delete_specs if s.table in delete_plans]
+    _alert_mass_delete(ctx, step, sync_plans, deletes)
     ctx.log(step, "Checking the references of the rows to write and of the rows to delete")
     bad, withheld = await refs.check(ctx.target, ctx.tgt, sync_plans, deletes)
     broken += bad
@@ -448,7 +492,7 @@ async def filter_rows(ctx: JobContext) -> str:
         f"{ctx.source_schema} ({ctx.source.connection.label})",
         target_label=f"{ctx.target_schema} ({ctx.target.connection.label})",
         resource_id=X, sync=sync_plans, delete=deletes,
-        warnings=list(ctx.warnings), atomic=ctx.transport == "zip", source_schema=ctx.source_schema,
+        warnings=list(ctx.warnings), alerts=list(ctx.alerts), atomic=ctx.transport == "zip", source_schema=ctx.source_schema,
         target_schema=ctx.target_schema, order=order, broken=broken, withheld=withheld, notes=notes,
         transport=ctx.transport, source_version=ctx.src.version(), target_version=ctx.tgt.version(),
     )
@@ -475,6 +519,57 @@ async def check_plan_current(ctx: JobContext, plan: Plan, step: str) -> None:
                 f"the plan was made. Nothing was written; make the plan again and review it.",
                 schema=ctx.target_schema, table=tp.table)
     ctx.log(step, "The target is as the plan saw it")
+
+
+async def verify_applied(ctx: JobContext, client: Emx2Client, plan: Plan) -> str:
+    """After a write whose answer was lost: re-read the target's rows of X and compare.
+
+    "unchanged" when every table is as the plan saw it, "changed" when every insert, update and
+    delete of the plan is there, "unknown" when neither holds (someone else wrote meanwhile).
+    """
+    specs = {s.table: s for s in ctx.strategy.sync}
+    specs.update({s.table: s for s in ctx.strategy.delete})
+    as_before = as_planned = True
+    seen: set[str] = set()
+    for tp in plan.sync + plan.delete:
+        if tp.table in seen:
+            continue
+        seen.add(tp.table)
+        spec = specs.get(tp.table, TableSpec(tp.table))
+        flt = transform.server_filter(ctx.tgt, spec.table, spec.filter, plan.resource_id)
+        df = await client.download_table(ctx.target_schema, spec.table, flt,
+                                         include_system_columns=spec.own_class_only)
+        df = transform.local_filter(df, ctx.tgt, spec, plan.resource_id)
+        keys = ctx.tgt.key_columns(tp.table)
+        if tp.target_digest and digest(df, keys) != tp.target_digest:
+            as_before = False
+        if as_planned:
+            as_planned = _holds_writes(df, keys, plan.table(tp.table), plan.deleted(tp.table))
+    if as_before:
+        return "unchanged"
+    return "changed" if as_planned else "unknown"
+
+
+def _holds_writes(df: pd.DataFrame, keys: list[str], sp: TablePlan | None, dp: TablePlan | None) -> bool:
+    """Whether the rows `df` hold every write the plan makes to one table."""
+    present: dict[tuple[str, ...], dict] = {}
+    if len(df) and all(k in df.columns for k in keys):
+        present = dict(zip(row_keys(df, keys), df.to_dict("records")))
+    if sp is not None and len(sp.frame):
+        for key, action in zip(row_keys(sp.frame, sp.key_columns), sp.actions):
+            if action == INSERT and key not in present:
+                return False
+            if action == UPDATE:
+                row = present.get(key)
+                if row is None:
+                    return False
+                for col, (_old, new) in sp.changes.get(key, {}).items():
+                    if col in row and str(row[col] or "").strip() != str(new or "").strip():
+                        return False
+    if dp is not None and dp.deletes and len(dp.deleted_frame):
+        if any(k in present for k in row_keys(dp.deleted_frame, dp.key_columns)):
+            return False
+    return True
 
 
 def refuse_broken(plan: Plan, target_schema: str) -> None:
@@ -506,7 +601,12 @@ async def upload(ctx: JobContext, plan: Plan | None = None) -> str:
         ctx.emit(ServerTask(step, str(task.get("status") or ""), str(task.get("description") or ""),
                             tuple(flatten_subtasks(task))))
 
-    task = await ctx.target.upload_zip(ctx.target_schema, data, on_task=on_task)
+    def on_accepted(task_id: str) -> None:
+        ctx.task_id = task_id
+
+    ctx.write_sent = True
+    task = await ctx.target.upload_zip(ctx.target_schema, data, on_task=on_task,
+                                       on_accepted=on_accepted)
     ctx.log(step, f"Server: {task.get('description') or task.get('status')}")
     return f"{plan.total_writes} rows written, {plan.total_delete_rows} deleted"
 
@@ -548,6 +648,7 @@ async def upload_tables(ctx: JobContext, plan: Plan) -> str:
                 second.append((name, rows[has].reset_index(drop=True), cols))
             for c in later:
                 first[c] = ""
+        ctx.write_sent = True
         await ctx.target.upload_csv(ctx.target_schema, name, write_frame(first, cols))
         done += 1
         ctx.emit(StepProgress(step, done, total, "tables", name))
@@ -558,6 +659,7 @@ async def upload_tables(ctx: JobContext, plan: Plan) -> str:
             continue
         ctx.check_cancel()
         keys = dp.key_columns
+        ctx.write_sent = True
         n = await ctx.target.delete_rows(ctx.target_schema, name,
                                          csvfmt.write_csv(keys, dp.deleted_frame.to_dict("records")))
         if name not in {t for t, *_ in second} and not (plan.table(name) and len(plan.table(name).upsert_frame())):
