@@ -8,8 +8,8 @@ leaves the target exactly as it was and ends in a clear message.
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 import time
+from pathlib import Path
 
 import pytest
 
