@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import os
 import stat
-from contextlib import suppress
 
 from textual.widgets import DataTable, Input, OptionList, Select, Static
-from textual.worker import WorkerCancelled, WorkerFailed
-
 from test_ui_fakes import (STRATEGIES, BrokenJob, FakeConnection, FakeRestorer, FakeStrategy,
                            ManyRowsJob, fake_app, journal_record)
+from uiwait import settle, wait_until
 
 from emx2tui.config import Config, ConnectionConfig, SavedJob, load_config
 from emx2tui.ui.modals.confirm import ConfirmModal
@@ -31,19 +29,8 @@ from emx2tui.ui.widgets.step_pane import StepPane
 SIZE = (140, 42)
 
 
-async def settle(pilot, delay: float | None = None) -> None:
-    with suppress(WorkerFailed, WorkerCancelled):
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause(delay)
 
 
-async def wait_for(pilot, condition, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.02)
-    await pilot.pause()
 
 
 def cells(table: DataTable) -> list[list[str]]:
@@ -53,21 +40,21 @@ def cells(table: DataTable) -> list[list[str]]:
 async def preview(pilot) -> PreviewScreen:
     await settle(pilot)
     await pilot.press("p")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen))
-    await wait_for(pilot, lambda: pilot.app.screen.plan is not None
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen))
+    await wait_until(pilot, lambda: pilot.app.screen.plan is not None
                    or pilot.app.screen.error is not None)
-    await settle(pilot, 0.05)
+    await settle(pilot)
     return pilot.app.screen
 
 
 async def run_confirmed(pilot) -> RunScreen:
     await preview(pilot)
     await pilot.press("r")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ConfirmDeleteModal))
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDeleteModal))
     await pilot.press(*"NORTHSTAR", "enter")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, RunScreen))
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunScreen))
     run = pilot.app.screen
-    await wait_for(pilot, lambda: not run.running)
+    await wait_until(pilot, lambda: not run.running)
     await pilot.pause()
     return run
 
@@ -150,8 +137,8 @@ async def test_table_rows_on_demand():
         table = app.screen.query_one("#target-tables", DataTable)
         table.focus()
         await pilot.press("down", "down", "down", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RowsModal))
-        await settle(pilot, 0.05)
+        await wait_until(pilot, lambda: isinstance(app.screen, RowsModal))
+        await settle(pilot)
         rows = app.screen.query_one("#rows-table", DataTable)
         assert rows.row_count == 12
         assert "Contacts in catalogue" in str(app.screen.query_one(".dialog-heading").render())
@@ -186,7 +173,7 @@ async def test_preview_shows_plan_tables_and_row_diffs():
         rows = screen.query_one("#plan-rows", DataTable)
         assert rows.row_count == 1
         await pilot.press("down")
-        await settle(pilot, 0.05)
+        await settle(pilot)
         assert rows.row_count == 4
         assert [str(rows.get_row_at(i)[0]) for i in range(4)] == [
             "~ update", "+ insert", "+ insert", "+ insert"]
@@ -198,7 +185,7 @@ async def test_preview_shows_plan_tables_and_row_diffs():
         detail = str(screen.query_one("#row-detail", Static).render())
         assert "old@example.org" in detail and "person0@example.org" in detail
         await pilot.press("d")
-        await settle(pilot, 0.05)
+        await settle(pilot)
         assert rows.row_count == 2 and str(rows.get_row_at(0)[0]) == "- delete"
         assert "Rows to delete" in str(rows.border_title)
 
@@ -254,7 +241,7 @@ async def test_plan_without_deletes_skips_confirmation():
         await pilot.press("r")
         await pilot.pause()
         assert isinstance(app.screen, RunScreen)
-        await settle(pilot, 0.1)
+        await settle(pilot)
 
 
 async def test_failed_import_shows_reason_and_target_state():
@@ -273,7 +260,7 @@ async def test_crashing_job_shows_reason_without_crash():
         screen = await run_confirmed(pilot)
         summary = str(screen.query_one("#summary-text", Static).content)
         assert "connection refused by the target server" in summary
-        assert "Nothing was written" in summary
+        assert "catalogue was not changed" in summary
         assert screen.query_one("#step-tablesToDelete", StepPane).status == "failed"
 
 
@@ -284,24 +271,25 @@ async def test_cancel_asks_first_and_stops_safely():
         await pilot.press("r")
         await pilot.pause()
         await pilot.press(*"NORTHSTAR", "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
         run = app.screen
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         body = str(app.screen.query_one(".dialog-body", Static).render())
         assert "Nothing has been written to catalogue" in body
         await pilot.press("escape")  # keep running
         await pilot.pause()
         assert app.screen is run and run.running and not run.job.cancelled
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
         await pilot.pause()
         assert run.job.cancelled
         run.job.gate.set()
-        await wait_for(pilot, lambda: not run.running)
+        await wait_until(pilot, lambda: not run.running)
         summary = str(run.query_one("#summary-text", Static).content)
-        assert "Cancelled" in summary and "Nothing was written to catalogue" in summary
+        assert "Cancelled" in summary and "catalogue was not changed" in summary
+        assert run.check_action("cancel_run", ()) is False  # x leaves the footer
 
 
 async def test_restore_after_a_run_with_one_key():
@@ -311,12 +299,12 @@ async def test_restore_after_a_run_with_one_key():
         journal_record()
         await run_confirmed(pilot)
         await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, RestoreModal))
         await pilot.click("#restore")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen)
                        and app.screen.kind == "restore")
         restore = app.screen
-        await wait_for(pilot, lambda: not restore.running)
+        await wait_until(pilot, lambda: not restore.running)
         await pilot.pause()
         assert [p.step for p in restore.query(StepPane).results(StepPane)] == ["backup", "upload"]
         assert "Finished" in str(restore.query_one("#summary-text", Static).content)
@@ -332,8 +320,8 @@ async def test_history_lists_runs_and_restores_with_force_on_conflicts():
         journal_record()
         await settle(pilot)
         await pilot.press("h")
-        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
-        await settle(pilot, 0.05)
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await settle(pilot)
         screen = app.screen
         table = screen.query_one("#history-table", DataTable)
         assert table.row_count == 2
@@ -345,7 +333,7 @@ async def test_history_lists_runs_and_restores_with_force_on_conflicts():
         detail = str(screen.query_one("#history-detail", Static).render())
         assert "Why it failed" in detail and "bad email" in detail
         await pilot.press("up", "R")
-        await wait_for(pilot, lambda: isinstance(app.screen, RestoreModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, RestoreModal))
         assert app.screen.query_one("#restore").disabled
         await pilot.press("escape")
         await pilot.pause()
@@ -357,8 +345,8 @@ async def test_history_without_runs_says_so():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.action_history()
-        await wait_for(pilot, lambda: isinstance(app.screen, HistoryScreen))
-        await settle(pilot, 0.05)
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        await settle(pilot)
         assert "No runs yet" in str(app.screen.query_one("#history-detail", Static).render())
         await pilot.press("escape")
         await pilot.pause()
@@ -394,16 +382,16 @@ async def test_connection_manager_adds_tests_and_removes(monkeypatch):
         assert "No source server" in str(app.screen.query_one("#source-message",
                                                               Static).content)
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
         await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionForm))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConnectionForm))
         form = app.screen
         form.query_one("#form-name", Input).value = "staging"
         form.query_one("#form-url", Input).value = "http://source.test"
         form.query_one("#form-username", Input).value = "admin"
         form.query_one("#form-secret", Input).value = "pw-secret"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConnectionsScreen))
         path = app.config.path
         assert path is not None and stat.S_IMODE(os.stat(path).st_mode) == 0o600
         text = path.read_text()
@@ -417,7 +405,7 @@ async def test_connection_manager_adds_tests_and_removes(monkeypatch):
         assert [s.key for s in app.servers] == ["saved:staging"]
         assert len(main.query_one("#source-server", Select)._options) == 2
         await pilot.press("d")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("y")
         await pilot.pause()
         assert not app.config.connections and "staging" not in load_config(path).connections
@@ -427,7 +415,7 @@ async def test_saved_server_asks_for_its_password():
     app = fake_app(source=None, target=None, config=_saved_config(), source_schema=None,
                    target_schema=None)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, SecretModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretModal))
         await pilot.press("escape")
         await settle(pilot)
         assert "Not signed in" in str(app.screen.query_one("#source-message", Static).content)
@@ -447,7 +435,7 @@ async def test_saved_job_is_saved_listed_and_previewed(monkeypatch):
         assert main.source_pane.schema == "cohortStaging"
         assert main.target_pane.schema == "catalogue"
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: isinstance(app.screen, NameModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, NameModal))
         await pilot.press("ctrl+a")
         app.screen.query_one("#prompt-value", Input).value = "weekly"
         await pilot.press("enter")
@@ -459,10 +447,10 @@ async def test_saved_job_is_saved_listed_and_previewed(monkeypatch):
         main.source_pane.choose_schema("emptyStaging")
         await settle(pilot)
         await pilot.press("o")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, JobsScreen))
         assert cells(app.screen.query_one("#jobs-table", DataTable))[0][0] == "weekly"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, PreviewScreen))
         assert app.screen.source == "cohortStaging"
 
 
@@ -471,7 +459,7 @@ async def test_saved_jobs_without_jobs_explain_how():
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         app.action_jobs()
-        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, JobsScreen))
         assert "--import-env" in str(app.screen.query_one("#jobs-status", Static).content)
 
 
@@ -484,7 +472,7 @@ async def test_keymap_from_config_and_help():
         await pilot.pause()
         assert isinstance(app.screen, MainScreen)
         await pilot.press("f5")
-        await wait_for(pilot, lambda: isinstance(app.screen, PreviewScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, PreviewScreen))
         await settle(pilot)
         await pilot.press("f1")
         await pilot.pause()
@@ -530,9 +518,9 @@ async def test_event_loop_stays_responsive_during_a_large_run():
 
         tick = asyncio.create_task(ticker())
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
         run = app.screen
-        await wait_for(pilot, lambda: not run.running, timeout=120)
+        await wait_until(pilot, lambda: not run.running, timeout=120)
         stop.set()
         await tick
         await pilot.pause()
@@ -542,3 +530,78 @@ async def test_event_loop_stays_responsive_during_a_large_run():
         assert len(run.query_one("#step-download", StepPane).tables) == 4
         # Generous: a 2-core CI box under load still keeps this well below a second.
         assert max(lags) < 1.0, f"event loop stalled for {max(lags):.2f} s"
+
+
+# ------------------------------------------------------------------ what the screens say
+async def test_delete_pane_says_how_many_rows_the_plan_deletes():
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        run = await run_confirmed(pilot)
+        pane = run.query_one("#step-deleteCohort", StepPane)
+        text = str(pane.query_one(".step-count").render())
+        assert "2 of 2 rows of NORTHSTAR deleted" in text and "in 1 of 1 table" in text
+
+
+async def test_failure_summary_follows_the_engine_target_state():
+    expected = {"unchanged": "catalogue was not changed",
+                "changed": "The import was applied to catalogue",
+                "unknown": "compare with the backup or restore with shift+r"}
+    for state, words in expected.items():
+        app = fake_app(job_kwargs={"fail_upload": True, "fail_state": state})
+        async with app.run_test(size=SIZE) as pilot:
+            run = await run_confirmed(pilot)
+            summary = str(run.query_one("#summary-text", Static).content)
+            assert words in summary, (state, summary)
+            if state != "unchanged":
+                assert "not changed" not in summary
+
+
+async def test_footer_shows_only_the_keys_that_work_now():
+    def shown(screen) -> set[str]:
+        return {b.binding.action for b in screen.active_bindings.values()
+                if b.binding.show and screen.check_action(b.binding.action, ()) is True}
+
+    app = fake_app(job_kwargs={"hold": True})
+    async with app.run_test(size=SIZE) as pilot:
+        await preview(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteModal))
+        modal = app.screen
+        assert modal.query_one("Footer") is not None
+        assert "run" not in shown(modal) and "cancel" in shown(modal)
+        await pilot.press(*"NORTHSTAR", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        run = app.screen
+        assert "cancel_run" in shown(run) and "close" not in shown(run)
+        run.job.gate.set()
+        await wait_until(pilot, lambda: not run.running)
+        assert "cancel_run" not in shown(run) and "close" in shown(run)
+        assert "restore" in shown(run)
+
+
+async def test_cancelled_run_is_not_called_a_failure():
+    app = fake_app(job_kwargs={"hold": True})
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await preview(pilot)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteModal))
+        await pilot.press(*"NORTHSTAR", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
+        run = app.screen
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: run.job.cancelled)
+        run.job.gate.set()
+        await wait_until(pilot, lambda: not run.running)
+        titles = [n.title for n in app._notifications]
+        assert "Run cancelled" in titles and "Run failed" not in titles
+
+
+async def test_resource_hint_follows_the_strategy():
+    from emx2tui.jobs.strategy import load_strategy
+    from emx2tui.ui.widgets.strategy_picker import resource_hint
+
+    assert "source" in resource_hint(load_strategy("CohortStagingToDataCatalogue"))
+    assert "target" in resource_hint(load_strategy("FillStaging"))
+    assert "target" in resource_hint(load_strategy("DataCatalogueToNetworkStaging"))

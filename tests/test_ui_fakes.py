@@ -4,6 +4,7 @@ interface as emx2tui's client and job runner and emits the same events."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +147,7 @@ class FakeResult:
     duration: float
     run_id: str | None = None
     cancelled: bool = False
+    target_state: str = "unchanged"
 
 
 def _frame(table: str, n: int) -> pd.DataFrame:
@@ -169,7 +171,7 @@ class FakeJob:
     def __init__(self, strategy: FakeStrategy, source: Any, target: Any,
                  resource_id: str | None = None, *, fail_upload: bool = False,
                  deletes: bool = True, pause: float = 0.0, broken: tuple[str, ...] = (),
-                 hold: bool = False) -> None:
+                 hold: bool = False, fail_state: str = "unchanged") -> None:
         self.strategy, self.source, self.target = strategy, source, target
         self.resource_id = resource_id or "NORTHSTAR"
         self.fail_upload = fail_upload
@@ -177,8 +179,11 @@ class FakeJob:
         self.pause = pause
         self.broken = broken
         self.cancelled = False
-        # With hold, apply waits after its first step until the test opens the gate.
-        self.gate = asyncio.Event()
+        self.fail_state = fail_state  # what the engine reports of the target after a failure
+        # With hold, apply waits after its first step until the test opens the gate. The app
+        # runs apply on an event loop of its own in a worker thread, so the gate is a
+        # threading.Event the job polls.
+        self.gate = threading.Event()
         if not hold:
             self.gate.set()
 
@@ -218,7 +223,8 @@ class FakeJob:
             emit(StepStarted(step, total=2 if step != "upload" else None))
             await asyncio.sleep(self.pause)
             if step != self.strategy.steps[0]:
-                await self.gate.wait()
+                while not self.gate.is_set():
+                    await asyncio.sleep(0.01)
             emit(StepLog(step, f"{step} started"))
             if step == "upload":
                 emit(ServerTask(step, "RUNNING", "Import zip", (("COMPLETED", "Import Resources"),
@@ -226,10 +232,12 @@ class FakeJob:
                 await asyncio.sleep(self.pause)
                 if self.fail_upload:
                     emit(StepFinished(step, "failed", "import failed"))
-                    emit(RunFinished(False, error="Contacts row 3: email is not valid"))
+                    emit(RunFinished(False, error="Contacts row 3: email is not valid",
+                                     target_state=self.fail_state))
                     return FakeResult(False, "/backups/catalogue.zip", {},
                                       "Contacts row 3: email is not valid", 0.5,
-                                      run_id="20260101-120000-beef")
+                                      run_id="20260101-120000-beef",
+                                      target_state=self.fail_state)
             emit(StepProgress(step, 2, 2, unit="tables"))
             emit(StepFinished(step, "done", f"{step} ok"))
         counts = {"Resources": {"inserted": 0, "updated": 1, "deleted": 0},

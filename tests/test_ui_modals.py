@@ -11,6 +11,7 @@ from textual.binding import Binding
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
 
 from test_ui_fakes import FakeRestorePlan, journal_record
+from uiwait import settle, wait_until
 
 from emx2tui.config import ConnectionConfig
 from emx2tui.ui.modals.confirm import ConfirmModal
@@ -237,12 +238,12 @@ async def test_connection_form_tests_the_connection():
         await _open(pilot, modal)
         modal.query_one("#form-secret", Input).value = "wrong"
         await pilot.press("ctrl+t")
-        await pilot.pause(0.1)
         status = modal.query_one("#form-status", Static)
+        await wait_until(pilot, lambda: "wrong user name" in str(status.content))
         assert "wrong user name" in str(status.content) and status.has_class("-error")
         modal.query_one("#form-secret", Input).value = "right"
         await pilot.click("#test")
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: "3 schemas" in str(status.content))
         assert "3 schemas" in str(status.content)
         assert calls == [("https://catalogue.example.org", "wrong"),
                          ("https://catalogue.example.org", "right")]
@@ -258,14 +259,12 @@ async def test_rows_modal_pages_through_rows():
     async with Host().run_test(size=SIZE) as pilot:
         modal = RowsModal("Contacts in catalogue", load)
         received = await _open(pilot, modal)
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         table = modal.query_one("#rows-table", DataTable)
         assert table.row_count == PAGE
         assert "of 520" in str(modal.query_one("#rows-status", Static).content)
         await pilot.press("right_square_bracket")
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert table.row_count == 20 and str(table.get_row_at(0)[0]) == str(PAGE)
         await pilot.press("escape")
         await pilot.pause()
@@ -280,7 +279,7 @@ async def test_rows_modal_reports_a_failed_download():
     async with Host().run_test(size=SIZE) as pilot:
         modal = RowsModal("Contacts", load)
         await _open(pilot, modal)
-        await pilot.pause(0.1)
+        await settle(pilot)
         assert "could not reach the server" in str(modal.query_one("#rows-status", Static).content)
 
 

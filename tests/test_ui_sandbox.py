@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from contextlib import suppress
-
 import pytest
 from textual.widgets import DataTable, Static
-from textual.worker import WorkerCancelled, WorkerFailed
 
 from emx2tui.emx2.client import Connection
 from emx2tui.sandbox.demo import DEMO
@@ -18,6 +14,7 @@ from emx2tui.ui.screens.main import MainScreen
 from emx2tui.ui.screens.preview import PreviewScreen
 from emx2tui.ui.screens.run import RunScreen
 from emx2tui.ui.widgets.step_pane import StepPane
+from uiwait import settle, wait_until
 
 SIZE = (140, 42)
 
@@ -35,18 +32,8 @@ def demo_app(url: str, strategy: str = DEMO_STRATEGY):
                      target_schema=names["target"], strategy=strategy)
 
 
-async def settle(pilot, delay: float | None = None) -> None:
-    with suppress(WorkerFailed, WorkerCancelled):
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause(delay)
 
 
-async def wait_for(pilot, condition, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for the app"
-        await pilot.pause(0.05)
 
 
 def table_counts(table: DataTable) -> dict[str, str]:
@@ -56,7 +43,7 @@ def table_counts(table: DataTable) -> dict[str, str]:
 async def loaded(pilot) -> None:
     """Both panes show their tables (the table counts start after the schema list is in)."""
     screen = pilot.app.screen
-    await wait_for(pilot, lambda: screen.query_one("#source-tables", DataTable).row_count > 0
+    await wait_until(pilot, lambda: screen.query_one("#source-tables", DataTable).row_count > 0
                    and screen.query_one("#target-tables", DataTable).row_count > 0)
     await settle(pilot)
 
@@ -64,9 +51,9 @@ async def loaded(pilot) -> None:
 async def open_preview(pilot) -> PreviewScreen:
     await loaded(pilot)
     await pilot.press("p")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen))
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PreviewScreen))
     screen = pilot.app.screen
-    await wait_for(pilot, lambda: screen.plan is not None or screen.error is not None)
+    await wait_until(pilot, lambda: screen.plan is not None or screen.error is not None)
     await pilot.pause()
     return screen
 
@@ -101,12 +88,16 @@ async def test_schema_panes_load_tables_with_counts(sandbox):
         target = table_counts(screen.query_one("#target-tables", DataTable))
         assert source and target
         assert target["Collections"] != "0"
-        assert all(v.replace(",", "").isdigit() for v in source.values())
+        assert all(v.replace(",", "").removesuffix(" ⊃").isdigit() for v in source.values())
+        # Resources is the parent of Collections and the others: marked, not added to the total.
+        assert target["Resources"].endswith("⊃")
+        total = sum(int(v.replace(",", "")) for v in target.values() if not v.endswith("⊃"))
+        assert screen.target_pane.border_subtitle.endswith(f"{total:,} rows")
         assert "v" in str(screen.query_one("#target-model", Static).render())
         # The empty staging area holds only its cohort's Collections row.
         screen.source_pane.choose_schema(DEMO["empty_staging"])
         await settle(pilot)
-        await wait_for(pilot, lambda: screen.source_pane.schema == DEMO["empty_staging"]
+        await wait_until(pilot, lambda: screen.source_pane.schema == DEMO["empty_staging"]
                        and "Collections" in table_counts(screen.query_one("#source-tables",
                                                                         DataTable)))
         await settle(pilot)
@@ -128,18 +119,18 @@ async def test_preview_confirm_and_run_to_completion(sandbox):
         assert [str(c) for c in sync.get_row_at(0)][:5] == [
             first.table, str(first.rows), str(first.inserts), str(first.updates),
             str(first.unchanged)]
-        await settle(pilot, 0.1)
+        await settle(pilot)
         assert screen.query_one("#plan-rows", DataTable).row_count == first.rows
 
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDeleteModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteModal))
         modal = app.screen
         listed = table_counts(modal.query_one("#confirm-tables", DataTable))
         assert listed == {t.table: str(t.deletes) for t in plan.delete if t.deletes}
         await pilot.press(*plan.resource_id, "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
         run = app.screen
-        await wait_for(pilot, lambda: not run.running)
+        await wait_until(pilot, lambda: not run.running)
         await pilot.pause()
         panes = list(run.query(StepPane).results(StepPane))
         assert [p.step for p in panes] == ["tablesToDelete", "deleteCohort", "tablesToSync",
@@ -151,7 +142,7 @@ async def test_preview_confirm_and_run_to_completion(sandbox):
         assert run.query_one("#summary-counts", DataTable).row_count > 0
 
         await pilot.press("escape")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, MainScreen))
         await settle(pilot)
 
 
@@ -160,7 +151,7 @@ async def test_strategy_that_does_not_fit_is_greyed_out(sandbox):
     async with app.run_test(size=SIZE) as pilot:
         await loaded(pilot)
         picker = app.screen.picker
-        await wait_for(pilot, lambda: "FillStaging" in picker.unfit)
+        await wait_until(pilot, lambda: "FillStaging" in picker.unfit)
         assert DEMO["staging"] in picker.unfit["FillStaging"]
         assert DEMO_STRATEGY not in picker.unfit
         await pilot.press("p")
@@ -175,11 +166,11 @@ async def test_server_gone_during_run_shows_the_reason(sandbox):
         assert screen.plan is not None
         sandbox.stop()
         await pilot.press("r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDeleteModal))
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmDeleteModal))
         await pilot.press(*screen.plan.resource_id, "enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunScreen))
+        await wait_until(pilot, lambda: isinstance(app.screen, RunScreen))
         run = app.screen
-        await wait_for(pilot, lambda: not run.running)
+        await wait_until(pilot, lambda: not run.running)
         await pilot.pause()
         summary = str(run.query_one("#summary-text", Static).content)
         assert "failed" in summary
@@ -193,8 +184,11 @@ async def test_unreachable_target_is_reported_in_its_pane(sandbox):
     app = build_app(server, nowhere, source_schema=DEMO["staging"], target_schema="catalogue",
                     strategy=DEMO_STRATEGY)
     async with app.run_test(size=SIZE) as pilot:
-        await wait_for(pilot, lambda: app.screen.query_one("#source-tables", DataTable).row_count
-                       and app.screen.query_one("#target-message", Static).display)
+        # The table counts start only once the schema list is in: wait for both, not workers.
+        await wait_until(pilot, lambda: app.screen.query_one("#source-tables", DataTable)
+                         .row_count > 0
+                         and app.screen.query_one("#target-message", Static).display, timeout=60)
+        await settle(pilot)
         message = app.screen.query_one("#target-message", Static)
         assert "Could not load the schemas" in str(message.content)
         await pilot.press("p")

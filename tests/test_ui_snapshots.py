@@ -7,12 +7,13 @@ Update after reviewing a deliberate change: pytest tests/test_ui_snapshots.py --
 from __future__ import annotations
 
 import time
-from contextlib import suppress
-
 import pytest
-from textual.worker import WorkerCancelled, WorkerFailed
 
 from test_ui_fakes import fake_app, journal_record
+from uiwait import drawn, wait_until
+
+from emx2tui.ui.modals.confirm_delete import ConfirmDeleteModal
+from emx2tui.ui.screens.history import HistoryScreen
 
 SIZE = (140, 42)
 
@@ -28,20 +29,19 @@ def _utc(monkeypatch):
 
 
 async def _settle(pilot) -> None:
-    with suppress(WorkerFailed, WorkerCancelled):
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    await drawn(pilot)
 
 
 async def _preview(pilot) -> None:
-    await _settle(pilot)
+    await drawn(pilot)
     await pilot.press("p")
-    await pilot.pause()
-    await _settle(pilot)
+    await wait_until(pilot, lambda: getattr(pilot.app.screen, "plan", None) is not None)
+    await drawn(pilot)
     await pilot.press("down")  # Contacts: inserts, an update with a changed cell
-    await _settle(pilot)
+    await wait_until(pilot, lambda: pilot.app.screen.shown == ("sync", "Contacts"))
+    await drawn(pilot)
     await pilot.press("w")
-    await pilot.pause(0.2)
+    await drawn(pilot)
 
 
 def test_main_screen_snapshot(snap_compare):
@@ -56,7 +56,8 @@ def test_confirm_delete_snapshot(snap_compare):
     async def run_before(pilot) -> None:
         await _preview(pilot)
         await pilot.press("r")
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmDeleteModal))
+        await drawn(pilot)
 
     assert snap_compare(fake_app(), terminal_size=SIZE, run_before=run_before)
 
@@ -67,8 +68,7 @@ def test_history_snapshot(snap_compare):
         journal_record()
         await _settle(pilot)
         await pilot.press("h")
-        await pilot.pause()
-        await _settle(pilot)
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, HistoryScreen))
+        await drawn(pilot)
 
     assert snap_compare(fake_app(), terminal_size=SIZE, run_before=run_before)

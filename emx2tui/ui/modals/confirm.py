@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Static
+from textual.widgets import Button, Footer, Label, Static
 
 
 class ConfirmModal(ModalScreen[bool]):
@@ -37,6 +37,7 @@ class ConfirmModal(ModalScreen[bool]):
                 yield Button(self.cancel_label, id="cancel", variant="primary")
                 yield Button(f"{self.confirm_label} (y)", id="confirm",
                              variant="error" if self.danger else "success")
+        yield Footer()  # the dialog's own keys, not those of the screen below
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, DataTable, Input, Label, Static
+from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
 from emx2tui.ui.text import attr, count, plural
 
@@ -61,6 +61,7 @@ class ConfirmDeleteModal(ModalScreen[bool]):
                 yield Button("Cancel", id="cancel", variant="primary")
                 yield Button(f"Delete {plural(self.total, 'row')}", id="confirm",
                              variant="error", disabled=True)
+        yield Footer()  # the dialog's own keys, not those of the screen below
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

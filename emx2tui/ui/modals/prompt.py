@@ -7,7 +7,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 
 class PromptModal(ModalScreen["str | None"]):
@@ -34,6 +34,7 @@ class PromptModal(ModalScreen["str | None"]):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Cancel", id="cancel")
                 yield Button(self.ok, id="ok", variant="primary")
+        yield Footer()  # the dialog's own keys, not those of the screen below
 
     def on_mount(self) -> None:
         self.query_one("#prompt-value", Input).focus()

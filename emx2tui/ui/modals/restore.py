@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Label, Static
+from textual.widgets import Button, Checkbox, Footer, Label, Static
 
 
 class RestoreModal(ModalScreen["bool | None"]):
@@ -40,6 +40,7 @@ class RestoreModal(ModalScreen["bool | None"]):
                 if not self.empty:
                     yield Button("Restore", id="restore", variant="error",
                                  disabled=self.needs_force)
+        yield Footer()  # the dialog's own keys, not those of the screen below
 
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()

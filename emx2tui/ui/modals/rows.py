@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label, Static
+from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from emx2tui.ui.rowtext import PAGE, RowPage, frame_page
@@ -42,6 +42,7 @@ class RowsModal(ModalScreen[None]):
             table: DataTable[Any] = DataTable(id="rows-table", zebra_stripes=True)
             yield table
             yield Static("Loading…", id="rows-status")
+        yield Footer()  # the dialog's own keys, not those of the screen below
 
     def on_mount(self) -> None:
         self.query_one(DataTable).loading = True

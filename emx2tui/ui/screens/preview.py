@@ -113,18 +113,22 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
     def _emit(self, event: Event) -> None:
         self.post_message(JobEvent(event))
 
-    @work(exclusive=True, exit_on_error=False, group="plan", name="plan",
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan", name="plan",
           description="Plan the job")
     async def make_plan(self) -> Any:
+        # A thread of its own with its own event loop: the engine's CSV parsing and diffs must
+        # not hold up the interface. Events come back by post_message, which is thread-safe.
         try:
             plan = await self.job.plan(self._emit)
-        finally:
-            self.query_one("#plan-body").loading = False
+        except BaseException:
+            self.post_message(self.Planned(None))
+            raise
         self.post_message(self.Planned(plan))
         return plan
 
     @on(Planned)
     def _planned(self, message: Planned) -> None:
+        self.query_one("#plan-body").loading = False
         self.show_plan(message.plan)
 
     @on(JobEvent)
@@ -318,6 +322,11 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
 
     # ---------------------------------------------------------------- actions
     def action_back(self) -> None:
+        if self.plan is None and self.error is None:
+            # The plan runs in a thread: ask the engine to stop at its next table.
+            cancel = getattr(self.job, "cancel", None)
+            if callable(cancel):
+                cancel()
         self.workers.cancel_group(self, "plan")
         self.dismiss(None)
 

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 REFRESH = 0.1  # seconds between redraws of progress
 
 
+def what_title(kind: str) -> str:
+    return "Restore" if kind == "restore" else "Run"
+
+
 def run_steps(strategy: Any) -> list[str]:
     names = step_names(strategy)
     # The target is backed up before the first write; that step is part of every apply.
@@ -114,19 +118,40 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             "Table", "Inserted", "Updated", "Unchanged", "Deleted")
         for event in self.plan_events:
             self._route(event)
+        self.call_after_refresh(self._describe_deletes)
         self.started = self.app.clock()
         self.running = True
         self.sub_title = "running…"
         self.set_interval(REFRESH, self._flush, name="progress")
         self.run_job()
 
+    def _describe_deletes(self) -> None:
+        """The delete step ran while planning and counted the resource's rows in the target;
+        say how many of those the run deletes, from the plan, so the count is not read as the
+        number deleted."""
+        tables = list(attr(self.plan, "delete") or [])
+        if not tables:
+            return
+        existing = sum(int(attr(t, "rows") or 0) for t in tables)
+        deleting = [t for t in tables if int(attr(t, "deletes") or 0) > 0]
+        rows = sum(int(attr(t, "deletes") or 0) for t in deleting)
+        whose = f" of {self.resource_id}" if self.resource_id else ""
+        verb = "deleted" if self.ended_ok and self.kind == "run" else "to delete"
+        text = (f"{count(rows)} of {plural(existing, 'row')}{whose} {verb}, in "
+                f"{len(deleting)} of {plural(len(tables), 'table')}")
+        for step in ("deleteCohort", "deleteNetwork"):
+            for pane in self.query(f"#step-{step}").results(StepPane):
+                pane.describe(text)
+
     # ------------------------------------------------------------------- run
     def _emit(self, event: Event) -> None:
         self.post_message(JobEvent(event))
 
-    @work(exclusive=True, exit_on_error=False, group="run", name="run",
+    @work(thread=True, exclusive=True, exit_on_error=False, group="run", name="run",
           description="Apply the job to the target")
     async def run_job(self) -> Any:
+        # Runs in a thread with its own event loop (see PreviewScreen.make_plan); cancel() only
+        # sets a flag the engine reads between tables, so calling it from here is safe.
         result = await self.job.apply(self.plan, self._emit)
         self.result = result
         self.post_message(self.Ended(result))
@@ -197,10 +222,12 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self._settle_panes(ok)
         text = Text()
         what = "restore" if self.kind == "restore" else "run"
-        if attr(result, "cancelled"):
+        cancelled = bool(attr(result, "cancelled"))
+        state = attr(result, "target_state") or attr(self.finished_event, "target_state")
+        if cancelled:
             text.append("⊘ Cancelled", style="bold yellow")
             text.append(f" after {duration(elapsed)}: {error or 'stopped'}. ")
-            text.append(f"Nothing was written to {self.target}.")
+            text.append(self._target_state_after_failure(bool(backup), state))
         elif ok:
             text.append("✔ Finished", style="bold green")
             text.append(f" in {duration(elapsed)}. ")
@@ -216,26 +243,32 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             text.append(f" after {duration(elapsed)}: ")
             text.append(str(error or "unknown error"), style="bold")
             text.append("\n")
-            text.append(self._target_state_after_failure(bool(backup)))
+            text.append(self._target_state_after_failure(bool(backup), state))
+        if ok and self.kind == "run":
+            self._describe_deletes()
         if backup:
             text.append("\nBackup of the target: ", style="dim")
             text.append(short_path(str(backup)))
         run_id = attr(result, "run_id")
         if run_id:
             text.append(f"\nJournalled as run {run_id}", style="dim")
-        self._show_summary(text, counts, ok)
+        self._show_summary(text, counts, ok, cancelled=cancelled, state=state)
 
-    def _target_state_after_failure(self, has_backup: bool) -> str:
-        atomic = attr(self.plan, "atomic", True)
-        if not self.upload_started:
-            return f"Nothing was written: {self.target} is as it was before the run."
-        if atomic:
-            return (f"The upload is one transaction, so {self.target} was not changed by the "
-                    "failed import.")
-        hint = " Press shift+r to restore it from the backup." if has_backup else ""
-        return f"The upload went table by table, so {self.target} may be part-written.{hint}"
+    def _target_state_after_failure(self, has_backup: bool, state: str | None = None) -> str:
+        """What a failed or cancelled run did to the target, as the engine reported it."""
+        restore = " Press shift+r to restore it from the backup." if has_backup else ""
+        if state == "unchanged" or (state is None and not self.upload_started):
+            return f"{self.target} was not changed: it is as it was before the run."
+        if state == "changed":
+            return f"The import was applied to {self.target} before the run failed.{restore}"
+        if not attr(self.plan, "atomic", True):
+            return (f"The upload went table by table, so {self.target} may be part-written."
+                    f"{restore}")
+        return (f"The import may have been applied to {self.target}: compare with the backup or "
+                "restore with shift+r.")
 
-    def _show_summary(self, text: Text, counts: dict[str, dict[str, int]], ok: bool) -> None:
+    def _show_summary(self, text: Text, counts: dict[str, dict[str, int]], ok: bool, *,
+                      cancelled: bool = False, state: str | None = None) -> None:
         table = self.query_one("#summary-counts", DataTable)
         table.clear()
         changed = {name: c for name, c in counts.items()
@@ -262,8 +295,13 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         if ok:
             self.notify(f"{self.target} is up to date." if self.kind == "run"
                         else f"{self.target} is restored.", title="Finished")
+        elif cancelled:
+            self.notify(f"{self.target} was not changed." if state in (None, "unchanged") else
+                        self._target_state_after_failure(False, state),
+                        title=f"{what_title(self.kind)} cancelled", severity="warning")
         else:
-            self.notify("See the summary for the reason.", title="Failed", severity="error")
+            self.notify("See the summary for the reason.",
+                        title=f"{what_title(self.kind)} failed", severity="error")
 
     def _settle_panes(self, ok: bool) -> None:
         for pane in self.query(StepPane).results(StepPane):
@@ -291,13 +329,13 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     # ---------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Cancel only while running; close, history and restore only after."""
+        # False hides the key: the footer shows only what works now.
         if action == "cancel_run":
-            return True if self.running else None
+            return self.running
         if action in ("close", "history"):
-            return None if self.running else True
+            return not self.running
         if action == "restore":
-            return True if (not self.running and self.kind == "run"
-                            and attr(self.result, "run_id")) else None
+            return bool(not self.running and self.kind == "run" and attr(self.result, "run_id"))
         return True
 
     def watch_running(self) -> None:

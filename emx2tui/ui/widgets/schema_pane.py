@@ -279,11 +279,21 @@ class SchemaPane(ReportsWorkerErrors, Vertical):
         self.model = model
         self.version = _call(model, "version")
         table.clear()
+        parents = parent_tables(model, self.counts)
         for name, rows in self.counts.items():
-            table.add_row(name, count(rows), key=name)
-        total = sum(self.counts.values())
+            if name in parents:
+                # Its count holds the rows of the tables that extend it: shown, not added up.
+                table.add_row(Text(name, style="dim"),
+                              Text(f"{count(rows)} ⊃", style="dim"), key=name)
+            else:
+                table.add_row(name, count(rows), key=name)
+        total = sum(n for name, n in self.counts.items() if name not in parents)
         self.border_subtitle = f"{schema} · {plural(len(self.counts), 'table')} · " \
                                f"{plural(total, 'row')}"
+        if parents:
+            table.tooltip = ("Enter: show the table's rows. ⊃: a parent table; its count "
+                             "includes the rows of the tables that extend it and is not added "
+                             "to the total.")
         badge.update(model_badge(model))
         if not self.counts:
             self.show_message("This schema has no tables.")
@@ -310,6 +320,21 @@ class SchemaPane(ReportsWorkerErrors, Vertical):
                 return await client.download_table(schema, table)
 
         self.app.push_screen(RowsModal(f"{table} in {schema}", load))
+
+
+def parent_tables(model: Any, counts: dict[str, int]) -> set[str]:
+    """Tables extended by another listed table: their rows live in those tables too."""
+    subclasses = getattr(model, "subclasses", None)
+    if not callable(subclasses):
+        return set()
+    parents = set()
+    for name in counts:
+        try:
+            if any(t.name in counts for t in subclasses(name)):
+                parents.add(name)
+        except Exception:
+            continue
+    return parents
 
 
 def _call(obj: Any, name: str) -> Any:

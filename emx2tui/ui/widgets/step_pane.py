@@ -229,6 +229,11 @@ class StepPane(Vertical):
             box.scroll_end(animate=False)
         return row
 
+    def describe(self, text: str) -> None:
+        """Replace the step's count with a plainer account (the run screen knows the plan)."""
+        self.summary = text
+        self._count_label(text)
+
     def write(self, message: str, level: str = "info") -> None:
         self.query_one(Log).write_line(f"{LEVEL_PREFIX.get(level, '')}{message}")
 

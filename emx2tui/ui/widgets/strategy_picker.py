@@ -23,6 +23,17 @@ def _model(spec: Any) -> str:
     return str(describe() if callable(describe) else spec)
 
 
+def resource_hint(strategy: Any) -> str:
+    """Where a blank resource id is read from: the side the strategy's resource spec names."""
+    spec = getattr(strategy, "resource", None)
+    side = getattr(spec, "side", "source")
+    if side == "none":
+        return "not used: this job copies every row"
+    table = getattr(spec, "table", None)
+    where = f"the {side} schema's {table}" if table else f"the {side} schema"
+    return f"blank: read it from {where}"
+
+
 def fit_reason(strategy: Any, source_model: Any, target_model: Any,
                source_where: str = "source", target_where: str = "target") -> str | None:
     """None when the strategy fits both schemas (or cannot tell); else why it does not."""
@@ -60,7 +71,7 @@ class StrategyPicker(Horizontal):
                 yield Static("", id="strategy-description")
             with Horizontal(id="resource-row"):
                 yield Label("Cohort / network id", id="resource-label")
-                yield Input(placeholder="blank: read it from the source schema",
+                yield Input(placeholder=resource_hint(self.strategies.get(self.initial or "")),
                             id="resource-id")
                 yield Button("Preview ▶", id="preview-button", variant="primary",
                              tooltip="Plan the job and show what will change (p)")
@@ -162,6 +173,7 @@ class StrategyPicker(Horizontal):
         if strategy is None:
             return
         self.query_one("#strategy-description", Static).update(self._describe(strategy))
+        self.query_one("#resource-id", Input).placeholder = resource_hint(strategy)
         self.post_message(self.Chosen(strategy))
 
     @on(OptionList.OptionSelected)
