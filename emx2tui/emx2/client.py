@@ -14,9 +14,9 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
@@ -38,6 +38,7 @@ from emx2tui.emx2.names import table_id
 log = logging.getLogger(__name__)
 
 TaskCallback = Callable[[dict], "Awaitable[None] | None"]
+T = TypeVar("T")
 
 _SCHEMA_QUERY = """{ _schema { name settings { key value }
   tables { name id tableType inheritName inheritSchemaName description label
@@ -151,7 +152,8 @@ class Emx2Client:
     """One signed-in conversation with one EMX2 server. Use as `async with Emx2Client(conn) as c`."""
 
     def __init__(self, connection: Connection, *, timeout: float | None = None, retries: int = 3,
-                 backoff: float = 0.5, transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 backoff: float = 0.5, transport: httpx.AsyncBaseTransport | None = None,
+                 models: dict[str, SchemaModel] | None = None) -> None:
         self.connection = connection
         self.timeout = default_timeout() if timeout is None else timeout
         self.retries = retries
@@ -159,7 +161,8 @@ class Emx2Client:
         self._transport = transport
         self._http: httpx.AsyncClient | None = None
         self._signed_in = False
-        self._models: dict[str, SchemaModel] = {}
+        # schema name -> metadata; clients of one server and user may share one dict
+        self._models: dict[str, SchemaModel] = {} if models is None else models
         self.user: str | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -446,7 +449,7 @@ class Emx2Client:
         return response.content
 
     async def upload_zip(self, schema: str, data: bytes, on_task: TaskCallback | None = None, *,
-                         poll_min: float = 0.2, poll_max: float = 1.0,
+                         poll_min: float = 0.05, poll_max: float = 1.0,
                          timeout: float = 3600.0,
                          on_accepted: Callable[[str], None] | None = None) -> dict:
         """Import a ZIP as one server task and wait for it. Raises TaskFailed when it ends in ERROR.
@@ -482,7 +485,7 @@ class Emx2Client:
                 if str(t.get("status") or "").upper() not in TERMINAL_TASK_STATES]
 
     async def wait_task(self, task_id: str, *, schema: str | None = None,
-                        on_task: TaskCallback | None = None, poll_min: float = 0.2,
+                        on_task: TaskCallback | None = None, poll_min: float = 0.05,
                         poll_max: float = 1.0, timeout: float = 3600.0) -> dict:
         delay = poll_min
         started = time.monotonic()
@@ -507,7 +510,26 @@ class Emx2Client:
                                  f"within {int(timeout)} s (task {task_id}); check the server's task list.",
                                  task=task, schema=schema)
             await asyncio.sleep(delay)
-            delay = min(poll_max, delay * 1.5)
+            delay = min(poll_max, delay * 2)
+
+
+async def gather_bounded(aws: Iterable[Awaitable[T]], limit: int = 4) -> list[T]:
+    """Await all, at most `limit` at a time; results in the order given. On a failure the
+    others are cancelled and the first error is raised."""
+    gate = asyncio.Semaphore(limit)
+
+    async def one(aw: Awaitable[T]) -> T:
+        async with gate:
+            return await aw
+
+    tasks = [asyncio.ensure_future(one(aw)) for aw in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def failed_subtask(task: Mapping) -> str | None:

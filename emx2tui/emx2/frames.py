@@ -9,7 +9,9 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
+from pandas.api import types as pd_lib
 
 from emx2tui.emx2 import csvfmt
 
@@ -18,20 +20,22 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     """Object columns holding `str` only; missing values become `""`."""
     data = {}
     for i, c in enumerate(df.columns):
-        values = df.iloc[:, i].tolist()
-        data[str(c)] = pd.Series(["" if _missing(v) else (v if isinstance(v, str) else str(v))
-                                  for v in values], dtype=object)
+        data[str(c)] = pd.Series(_strings(df.iloc[:, i]), dtype=object)
     out = pd.DataFrame(data, columns=list(data))
     return out
 
 
-def _missing(v: object) -> bool:
-    if v is None:
-        return True
-    try:
-        return bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
+def _strings(column: pd.Series) -> np.ndarray:
+    """A column as an object array of `str`, missing values as `""` (column-wise, not per cell)."""
+    values = column.to_numpy(dtype=object, copy=True)
+    if pd_lib.infer_dtype(values, skipna=False) == "string":
+        return values  # the common case: every cell already a str
+    missing = pd.isna(values)
+    if missing.any():
+        values[missing] = ""
+    if pd_lib.infer_dtype(values, skipna=False) != "string":
+        values = np.array([v if isinstance(v, str) else str(v) for v in values], dtype=object)
+    return values
 
 
 def read_frame(text: str | bytes) -> pd.DataFrame:

@@ -364,11 +364,16 @@ async def end_run(record: RunRecord | None, job: Any, result: "RunResult", emit:
         emit(StepLog(step, "The run could not be journalled (the journal folder is not writable)",
                      "warning"))
         return None
-    return await finish(record, job.target, result, emit, step=step, secrets=job.secrets)
+    # the apply read the target's metadata just before its write, which sends rows only
+    models_of = getattr(job, "_models_of", None)
+    models = models_of(job.target) if models_of is not None else None
+    return await finish(record, job.target, result, emit, step=step, secrets=job.secrets,
+                        models=models)
 
 
 async def finish(record: RunRecord, target: Connection, result: Any, emit: Emit = ignore, *,
-                 step: str = "upload", secrets: Sequence[str] = ()) -> str:
+                 step: str = "upload", secrets: Sequence[str] = (),
+                 models: dict[str, SchemaModel] | None = None) -> str:
     """Set the outcome, read back the rows a successful write left, and save the record."""
     record.finished = _now()
     record.duration = round(float(getattr(result, "duration", 0.0) or 0.0), 3)
@@ -388,7 +393,7 @@ async def finish(record: RunRecord, target: Connection, result: Any, emit: Emit 
     record.error = scrub(str(error), list(secrets) + target.secrets) if error else None
     if record.outcome in (OK, APPLIED) and record.writes:
         try:
-            await _snapshot_after(record, target)
+            await _snapshot_after(record, target, models)
         except (Emx2Error, OSError, ValueError) as exc:
             emit(StepLog(step, f"Could not read back the rows the run wrote ("
                                f"{scrub(str(exc), list(secrets) + target.secrets)}); a restore of "
@@ -406,10 +411,11 @@ def after_path(run_id: str) -> Path:
     return journal_dir() / f"{run_id}.after.zip"
 
 
-async def _snapshot_after(record: RunRecord, target: Connection) -> None:
+async def _snapshot_after(record: RunRecord, target: Connection,
+                          models: dict[str, SchemaModel] | None = None) -> None:
     schema = record.target.schema
     assert schema
-    async with Emx2Client(target) as client:
+    async with Emx2Client(target, models=models) as client:
         if client.user is None:
             try:
                 client.user = (await client.session()).get("email") or None
@@ -417,7 +423,7 @@ async def _snapshot_after(record: RunRecord, target: Connection) -> None:
                 client.user = None
         if client.user:
             record.emx2_user = record.target.user = client.user
-        model = await client.schema_model(schema, refresh=True)
+        model = await client.schema_model(schema, refresh=models is None)
         wanted = {name: (t.key_columns, [tuple(k) for k in t.inserted_keys + t.updated_keys])
                   for name, t in record.tables.items()}
         # only the rows of these keys (filtered reads), in the layout of an export

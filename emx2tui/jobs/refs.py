@@ -14,6 +14,7 @@ deletes. Two checks run on it:
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from emx2tui.emx2 import csvfmt
-from emx2tui.emx2.client import Emx2Client
+from emx2tui.emx2.client import Emx2Client, gather_bounded
 from emx2tui.emx2.errors import Emx2Error, ModelError
 from emx2tui.emx2.model import Reference, SchemaModel
 from emx2tui.jobs.plan import TablePlan, row_keys
@@ -118,6 +119,7 @@ class ReferenceCheck:
         self.delete = {t.table: t for t in delete}
         self.broken: list[str] = []
         self.withheld: list[str] = []
+        self._reads: dict[tuple[str, str], list[dict[str, str]]] = {}
 
     # ------------------------------------------------------------------ key sets
     def _written(self, table: str) -> set[Key]:
@@ -200,6 +202,19 @@ class ReferenceCheck:
                 dp.withheld.append(msg)
                 self.withheld.append(msg)
 
+    async def _holder_rows(self, holder: str, flt: dict | None) -> list[dict[str, str]]:
+        """The holder's rows a filter selects (the whole table without one); each read once."""
+        cache_key = (holder, json.dumps(flt, sort_keys=True))
+        if cache_key not in self._reads:
+            try:
+                if flt is None:
+                    raise ModelError("no filter")
+                df = await self.client.download_table(self.model.name, holder, flt)
+            except (Emx2Error, ModelError):
+                df = await self.client.download_table(self.model.name, holder)
+            self._reads[cache_key] = df.to_dict("records") if len(df) else []
+        return self._reads[cache_key]
+
     async def _scan_holder(self, holder: str, refs: list[Reference], keep: dict[str, dict[Key, str]]) -> None:
         hkeys = self.model.key_columns(holder)
         written = self._written(holder)
@@ -224,12 +239,10 @@ class ReferenceCheck:
             for start in range(0, len(values), CHUNK):
                 chunk = values[start:start + CHUNK]
                 try:
-                    df = await self.client.download_table(
-                        self.model.name, holder, values_filter(self.model, ref.table, part.name, chunk))
-                except (Emx2Error, ModelError, StopIteration):
-                    df = await self.client.download_table(self.model.name, holder)
-                if len(df):
-                    rows += df.to_dict("records")
+                    flt = values_filter(self.model, ref.table, part.name, chunk)
+                except (ModelError, StopIteration):
+                    flt = None
+                rows += await self._holder_rows(holder, flt)
             for row in rows:
                 if not all(c in row for c in hkeys):
                     continue
@@ -263,15 +276,22 @@ class ReferenceCheck:
                 for rk, row in zip(rkeys, records):
                     for k in ref_keys(row, ref, tkey):
                         needed[slot][k].append(_Use(name, ref.column.name, rk))
+        slots: list[tuple[str, str, dict[Key, list[_Use]], set[Key], set[Key]]] = []
         for (schema, table), uses in needed.items():
             keys = set(uses)
+            gone: set[Key] = set()
             if schema == self.model.name:
                 written, deleted = self._written(table), self._deleted(table)
-                for k in sorted(keys & deleted - written):
-                    self._report(uses[k], schema, table, k, "which this job deletes")
+                gone = keys & deleted - written
                 keys -= written | deleted
+            slots.append((schema, table, uses, keys, gone))
+        # the lookups are independent: a few at a time, reported in the order of the slots
+        founds = await gather_bounded(existing_keys(self.client, models[(schema, table)], table, keys)
+                                      for schema, table, _uses, keys, _gone in slots)
+        for (schema, table, uses, keys, gone), found in zip(slots, founds):
+            for k in sorted(gone):
+                self._report(uses[k], schema, table, k, "which this job deletes")
             tmodel = models[(schema, table)]
-            found = await existing_keys(self.client, tmodel, table, keys)
             for k in sorted(keys - found):
                 what = ("which is not a term of" if table not in tmodel.tables or tmodel.table(table).is_ontology
                         else "which does not exist in")

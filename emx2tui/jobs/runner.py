@@ -66,6 +66,9 @@ class Job:
         self._cancel = False
         self._writing = False
         self.last_plan: Plan | None = None
+        # schema metadata read by the last plan, per server and user: the apply reuses it (the
+        # target schema's own metadata is read again) and so does the journal's read-back
+        self._models: dict[tuple[str, str, str], dict] = {}
 
     # ----------------------------------------------------------------- helpers
     @property
@@ -95,6 +98,14 @@ class Job:
             raise StrategyError("No target schema given (--target-schema or MG_TARGET_SCHEMA).")
         return src, tgt
 
+    def _models_of(self, conn: Connection) -> dict:
+        """The metadata cache of one server and user, shared by the clients that talk to it."""
+        return self._models.setdefault((conn.url, conn.username or "", conn.token or ""), {})
+
+    def _clients(self) -> tuple[Emx2Client, Emx2Client]:
+        return (Emx2Client(self.source, models=self._models_of(self.source)),
+                Emx2Client(self.target, models=self._models_of(self.target)))
+
     def _context(self, source: Emx2Client, target: Emx2Client, emit: Emit) -> JobContext:
         src, tgt = self._schemas()
         return JobContext(self.strategy, source, target, src, tgt, emit, resource_id=self.resource_id,
@@ -106,8 +117,10 @@ class Job:
         self._cancel = False
         started = time.monotonic()
         steps = [s for s in self.strategy.steps if s != "upload"]
+        self._models = {}  # every plan reads the metadata afresh
+        source_client, target_client = self._clients()
         try:
-            async with Emx2Client(self.source) as source, Emx2Client(self.target) as target:
+            async with source_client as source, target_client as target:
                 ctx = self._context(source, target, emit)
                 first = True
                 for name in steps:
@@ -144,8 +157,9 @@ class Job:
         result = RunResult(ok=False)
         record = journal.begin_run(self, plan)  # journal: the plan's keys, before any write
         self._record = record
+        source_client, target_client = self._clients()
         try:
-            async with Emx2Client(self.source) as source, Emx2Client(self.target) as target:
+            async with source_client as source, target_client as target:
                 ctx = self._context(source, target, emit)
                 ctx.resource_id = plan.resource_id
                 ctx.transport = plan.transport
