@@ -15,7 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Stati
 from textual.worker import Worker, get_current_worker
 
 from emx2tui.jobs.events import STEP_TITLES, Event, StepFinished, StepLog, StepProgress, StepStarted
-from emx2tui.ui.messages import JobEvent
+from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.rowtext import PAGE, RowPage, describe_changes, plan_page
 from emx2tui.ui.text import FLOW_NAMES, attr, count, plural
 from emx2tui.ui.workers import ReportsWorkerErrors
@@ -118,11 +118,14 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
     async def make_plan(self) -> Any:
         # A thread of its own with its own event loop: the engine's CSV parsing and diffs must
         # not hold up the interface. Events come back by post_message, which is thread-safe.
+        relay = EventRelay(self)
         try:
-            plan = await self.job.plan(self._emit)
+            plan = await self.job.plan(relay)
         except BaseException:
+            relay.flush()
             self.post_message(self.Planned(None))
             raise
+        relay.flush()
         self.post_message(self.Planned(plan))
         return plan
 

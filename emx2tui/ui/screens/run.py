@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
 from emx2tui.jobs.events import Event, RunFinished, ServerTask, StepProgress, StepStarted
-from emx2tui.ui.messages import JobEvent
+from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.text import FLOW_NAMES, attr, count, duration, plural, short_path, step_names
 from emx2tui.ui.widgets.step_pane import StepPane
 from emx2tui.ui.workers import ReportsWorkerErrors
@@ -152,7 +152,11 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
     async def run_job(self) -> Any:
         # Runs in a thread with its own event loop (see PreviewScreen.make_plan); cancel() only
         # sets a flag the engine reads between tables, so calling it from here is safe.
-        result = await self.job.apply(self.plan, self._emit)
+        relay = EventRelay(self)
+        try:
+            result = await self.job.apply(self.plan, relay)
+        finally:
+            relay.flush()
         self.result = result
         self.post_message(self.Ended(result))
         return result
