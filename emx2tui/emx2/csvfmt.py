@@ -109,11 +109,16 @@ def read_csv(data: str | bytes, *, what: str = "CSV") -> tuple[list[str], list[d
 
 def write_csv(header: Sequence[str], rows: Iterable[Mapping[str, object]], *, sep: str = ",") -> str:
     """A CSV body as EMX2 writes it: `\\n` line ends, minimal RFC 4180 quoting, None as empty."""
+    return write_rows(header, ([row.get(h) for h in header] for row in rows), sep=sep)
+
+
+def write_rows(header: Sequence[str], rows: Iterable[Sequence[object]], *, sep: str = ",") -> str:
+    """As `write_csv`, from rows given as value sequences in the header's order."""
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if row.get(h) is None else str(row.get(h)) for h in header])
+    writer.writerows(["" if v is None else v if isinstance(v, str) else str(v) for v in row]
+                     for row in rows)
     return buf.getvalue()
 
 

@@ -48,8 +48,11 @@ def read_frame(text: str | bytes) -> pd.DataFrame:
         return pd.DataFrame()
     first = text.split("\n", 1)[0]
     sep = csvfmt.sniff_separator(first)
-    df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_filter=False,
+    # object columns of str straight from the parser: nothing is missing without NA filtering
+    df = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_filter=False,
                      sep=sep, skip_blank_lines=True)
+    if all(isinstance(c, str) for c in df.columns) and all(d == object for d in df.dtypes):
+        return df
     return normalise(df)
 
 
@@ -73,5 +76,7 @@ def frame_from_rows(rows: Iterable[Mapping[str, str]], columns: Sequence[str] | 
 def write_frame(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
     """A frame as an EMX2 CSV body (`\\n` line ends, minimal quoting)."""
     cols = list(columns) if columns is not None else list(df.columns)
-    records = df.reindex(columns=cols, fill_value="").to_dict("records") if len(df) else []
-    return csvfmt.write_csv(cols, records)
+    if not len(df):
+        return csvfmt.write_rows(cols, [])
+    return csvfmt.write_rows(cols, df.reindex(columns=cols, fill_value="").itertuples(index=False,
+                                                                                      name=None))

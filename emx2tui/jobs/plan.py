@@ -172,8 +172,9 @@ def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str
     skip = set(ignore)
     cols = [c for c in columns if c in source.columns and c not in skip]
     t_index: dict[Key, dict[str, str]] = {}
+    tkeys = row_keys(target, key_columns) if len(target) else []
     if len(target):
-        for key, rec in zip(row_keys(target, key_columns), target.to_dict("records")):
+        for key, rec in zip(tkeys, target.to_dict("records")):
             t_index[key] = rec
     actions: list[str] = []
     changes: dict[Key, dict[str, tuple[str, str]]] = {}
@@ -188,7 +189,7 @@ def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str
             diff = {}
             for c in cols:
                 new_v, old_v = rec.get(c, "") or "", old.get(c, "") or ""
-                if _norm(new_v, c in arrays) != _norm(old_v, c in arrays):
+                if new_v != old_v and _norm(new_v, c in arrays) != _norm(old_v, c in arrays):
                     diff[c] = (old_v, new_v)
             if diff:
                 actions.append(UPDATE)
@@ -196,7 +197,6 @@ def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str
             else:
                 actions.append(UNCHANGED)
     if len(target):
-        tkeys = row_keys(target, key_columns)
         mask = [k not in seen for k in tkeys]
         gone = target[pd.Series(mask, index=target.index)].reset_index(drop=True)
     else:

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from graphql import (FieldNode, GraphQLError, OperationType, get_operation_ast, graphql_sync,
-                     parse)
+from graphql import (FieldNode, GraphQLError, OperationDefinitionNode, OperationType,
+                     get_operation_ast, graphql_sync, parse)
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -47,6 +47,7 @@ class SandboxServer:
         self.faults.on_expire_tokens = self.auth.expire_all_tokens
         self.tasks = TaskService(fault_hook=self.faults.task_error)
         self._gql_cache: dict[tuple, object] = {}
+        self._meta_answers: dict[tuple, dict] = {}  # `_schema` answers per model version
         self._gql_lock = threading.Lock()
 
     def graphql_schema(self, schema: str | None, user: str):
@@ -140,6 +141,17 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
         return 400, {"errors": [{"message": "Only query operations are allowed via HTTP GET. "
                                             "Use a POST request to execute mutations."}]}, ctx
     gschema = server.graphql_schema(schema, user)
+    meta_key = None
+    if schema is not None and not is_mutation and _metadata_only(doc):
+        # a `_schema` answer depends on the model and the user's rights only: kept until the
+        # model changes, since building it field by field costs more than the data reads
+        meta_key = (schema, server.store.meta_version, user == ANONYMOUS,
+                    server.auth.is_manager(user, schema), server.auth.can_edit(user, schema),
+                    query, json.dumps(variables, sort_keys=True, default=str))
+        with server._gql_lock:
+            hit = server._meta_answers.get(meta_key)
+        if hit is not None:
+            return 200, hit, ctx
     result = graphql_sync(gschema, query, variable_values=variables, context_value=ctx)
     if result.errors:
         err = result.errors[0]
@@ -152,7 +164,23 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
         else:
             msg = java_wording(err, doc)
         return 400, {"errors": [{"message": msg}]}, ctx
-    return 200, {"data": drop_nulls(result.data)}, ctx
+    payload = {"data": drop_nulls(result.data)}
+    if meta_key is not None:
+        with server._gql_lock:
+            for k in [k for k in server._meta_answers if k[1] != meta_key[1]]:
+                del server._meta_answers[k]
+            if len(server._meta_answers) < 64:
+                server._meta_answers[meta_key] = payload
+    return 200, payload, ctx
+
+
+def _metadata_only(doc) -> bool:
+    """Whether a parsed query asks for `_schema` alone (no fragments, one operation)."""
+    if len(doc.definitions) != 1 or not isinstance(doc.definitions[0], OperationDefinitionNode):
+        return False
+    fields = doc.definitions[0].selection_set.selections
+    return (len(fields) == 1 and isinstance(fields[0], FieldNode) and fields[0].name.value == "_schema"
+            and fields[0].alias is None)
 
 
 _UNDEFINED = re.compile(r"Cannot query field '([^']+)' on type '([^']+)'")

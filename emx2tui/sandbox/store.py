@@ -581,6 +581,12 @@ class Store:
             except sqlite3.IntegrityError as exc:
                 raise SandboxError(f"Cannot set primary key of table '{root}': {exc}") from None
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {q(phys + '::tx')} ON {q(phys)} (\"_tx\")")
+        # single-column references: filters such as resource.id = X read through these
+        for _name, ref in self._owned_refs(schema, model, root):
+            if len(ref.parts) == 1 and not ref.column.is_ref_array and not ref.parts[0].shared:
+                col = ref.parts[0].name
+                self.conn.execute(f"CREATE INDEX IF NOT EXISTS {q(phys + '::ref::' + col)} ON "
+                                  f"{q(phys)} ({q(col)})")
 
     # ------------------------------------------------------------------ layout
     def layout(self, schema: str, table: str) -> ClassLayout:

@@ -183,20 +183,23 @@ def rows_to_csv(store: Store, schema: str, table: str, rows: list[dict], *, syst
     model = store.model(schema)
     refbacks = {c.name: refback_values(store, schema, table, c.name, rows)
                 for c in model.columns(table) if c.is_refback and c.name in header}
-    out = []
-    for r in rows:
-        cells: dict[str, object] = {}
-        for h in header:
-            if h in refbacks:
-                vals = refbacks[h].get(tuple(r.get(k) for k in lay.key))
-                cells[h] = csvfmt.join_array(vals) if vals else None
-                continue
-            v = r.get(h)
-            if v is not None and h in lay.array_cols:
-                v = csvfmt.join_array(json.loads(v))
-            cells[h] = v
-        out.append(cells)
-    return csvfmt.write_csv(header, out, sep=sep)
+    key = lay.key
+    kinds = [(h, refbacks.get(h), h in refbacks, h in lay.array_cols) for h in header]
+    join = csvfmt.join_array
+
+    def cells(r: dict) -> list:
+        rk = tuple(r.get(k) for k in key) if refbacks else ()
+        line: list = []
+        for h, back, is_back, is_array in kinds:
+            if is_back:
+                vals = back.get(rk)
+                line.append(join(vals) if vals else None)
+            else:
+                v = r.get(h)
+                line.append(join(json.loads(v)) if v is not None and is_array else v)
+        return line
+
+    return csvfmt.write_rows(header, (cells(r) for r in rows), sep=sep)
 
 
 def metadata_csv(store: Store, schema: str) -> str:
