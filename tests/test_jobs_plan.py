@@ -148,3 +148,17 @@ def test_backup_name_never_carries_user_info(tmp_path):
     path = backup_path("catalogue", "https://admin:S3cr3t@data.example.org:8443/", tmp_path)
     assert "S3cr3t" not in str(path) and "admin" not in path.name
     assert path.name.startswith("catalogue@data.example.org_8443-")
+
+
+def test_key_filters_narrow_each_chunk_by_the_other_key_columns(catalogue):
+    from emx2tui.jobs import scoped
+
+    model = catalogue["catalogue"]
+    keys = [("testCohort", "core", f"var{i:03}") for i in range(450)]
+    filters = scoped.key_filters(model, "Variables", model.key_columns("Variables"), keys)
+    # chunks of 200 names, each narrowed to the one resource and the one table
+    assert len(filters) == 3
+    assert filters[0] == {"_and": [{"name": {"equals": [f"var{i:03}" for i in range(200)]}},
+                                   {"resource": {"id": {"equals": ["testCohort"]}}},
+                                   {"table": {"name": {"equals": ["core"]}}}]}
+    assert filters[2]["_and"][0] == {"name": {"equals": [f"var{i:03}" for i in range(400, 450)]}}

@@ -130,6 +130,14 @@ def test_restore_brings_back_the_rows_before_each_run(sandbox):
     assert var.deleted_keys == [["testCohort", gone["table"], gone["name"]]]
     assert (var.updated, var.deleted) == (1, 1)
     assert rec2.backup and Path(rec2.backup).exists() and rec2.after
+    # the backup holds the rows the run changes as they were before it, not the whole cohort
+    held = table_entries(Path(rec2.backup).read_bytes())
+    _, backed_up = csvfmt.read_csv(held["Variables"])
+    by_key = {(r["table"], r["name"]): r for r in backed_up}
+    assert {(gone["table"], gone["name"]), (changed["table"], changed["name"])} <= set(by_key)
+    assert by_key[(changed["table"], changed["name"])]["description"] != "changed in staging"
+    cohort_variables = [line for line in before_second["Variables"][1] if '"testCohort"' in line]
+    assert len(backed_up) < len(cohort_variables)
 
     # restore the second run: the catalogue is exactly as before it
     events: list[Event] = []

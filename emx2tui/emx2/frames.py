@@ -56,6 +56,32 @@ def read_frame(text: str | bytes) -> pd.DataFrame:
     return normalise(df)
 
 
+def columns_of(df: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
+    """The cells of `columns` as plain lists (a column the frame lacks is all `""`)."""
+    n = len(df)
+    return [df[c].tolist() if c in df.columns else [""] * n for c in columns]
+
+
+def tuples(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[tuple[str, ...]]:
+    """The rows of a frame as tuples of `columns` (several times faster than `itertuples`)."""
+    cols = list(df.columns) if columns is None else list(columns)
+    if not len(df):
+        return []
+    if not cols:
+        return [()] * len(df)
+    if columns is None:
+        return list(zip(*(df.iloc[:, i].tolist() for i in range(len(cols)))))
+    return list(zip(*columns_of(df, cols)))
+
+
+def records(df: pd.DataFrame) -> list[dict[str, str]]:
+    """The rows of a frame as dicts (what `to_dict("records")` gives, without its per-cell cost)."""
+    if not len(df):
+        return []
+    cols = [str(c) for c in df.columns]
+    return [dict(zip(cols, row)) for row in tuples(df)]
+
+
 def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
@@ -78,5 +104,4 @@ def write_frame(df: pd.DataFrame, columns: Sequence[str] | None = None) -> str:
     cols = list(columns) if columns is not None else list(df.columns)
     if not len(df):
         return csvfmt.write_rows(cols, [])
-    return csvfmt.write_rows(cols, df.reindex(columns=cols, fill_value="").itertuples(index=False,
-                                                                                      name=None))
+    return csvfmt.write_rows(cols, tuples(df, cols))

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from emx2tui.emx2 import csvfmt
-from emx2tui.emx2.frames import empty_frame, write_frame
+from emx2tui.emx2.frames import empty_frame, records, tuples, write_frame
 from emx2tui.emx2.zipfmt import build_zip
 
 INSERT, UPDATE, UNCHANGED = "insert", "update", "unchanged"
@@ -156,7 +156,10 @@ def row_keys(df: pd.DataFrame, key_columns: list[str]) -> list[Key]:
     missing = [k for k in key_columns if k not in df.columns]
     if missing:
         raise ValueError(f"key columns {missing} are missing")
-    return [tuple(str(v).strip() for v in row) for row in df[key_columns].itertuples(index=False, name=None)]
+    if not key_columns:
+        return [()] * len(df)
+    return list(zip(*([v.strip() if isinstance(v, str) else str(v).strip() for v in df[k].tolist()]
+                      for k in key_columns)))
 
 
 def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str],
@@ -174,13 +177,13 @@ def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str
     t_index: dict[Key, dict[str, str]] = {}
     tkeys = row_keys(target, key_columns) if len(target) else []
     if len(target):
-        for key, rec in zip(tkeys, target.to_dict("records")):
+        for key, rec in zip(tkeys, records(target)):
             t_index[key] = rec
     actions: list[str] = []
     changes: dict[Key, dict[str, tuple[str, str]]] = {}
     seen: set[Key] = set()
     if len(source):
-        for key, rec in zip(row_keys(source, key_columns), source.to_dict("records")):
+        for key, rec in zip(row_keys(source, key_columns), records(source)):
             seen.add(key)
             old = t_index.get(key)
             if old is None:
@@ -227,9 +230,10 @@ def digest(df: pd.DataFrame, key_columns: list[str]) -> str:
     if not len(df):
         return hashlib.sha256(b"empty").hexdigest()
     cols = sorted(c for c in df.columns if not c.startswith("mg_"))
-    keys = [k for k in key_columns if k in df.columns] or cols
-    ordered = df.sort_values(keys, kind="stable")[cols]
-    return hashlib.sha256(write_frame(ordered, cols).encode("utf-8")).hexdigest()
+    h = hashlib.sha256(repr(cols).encode("utf-8"))
+    for line in sorted(map(repr, tuples(df, cols))):  # a tuple's repr cannot be ambiguous
+        h.update(line.encode("utf-8"))
+    return h.hexdigest()
 
 
 def build_table_plan(table: str, filter_text: str, source: pd.DataFrame, target: pd.DataFrame,
@@ -286,16 +290,16 @@ def import_tables(plan: Plan) -> list[tuple[str, str]]:
         for k in keys:
             if k not in columns:
                 columns.insert(0, k)
-        records: list[dict[str, str]] = []
+        rows: list[dict[str, str]] = []
         if len(upserts):
-            records += upserts.reindex(columns=columns, fill_value="").to_dict("records")
+            rows += [dict(zip(columns, r)) for r in tuples(upserts, columns)]
         if len(deletes):
             header = columns + ["mg_delete"]
-            for rec in deletes.to_dict("records"):
-                row = {k: rec.get(k, "") for k in keys}
+            for r in tuples(deletes, keys):
+                row = dict(zip(keys, r))
                 row["mg_delete"] = "true"
-                records.append(row)
+                rows.append(row)
         else:
             header = columns
-        out.append((name, csvfmt.write_csv(header, records)))
+        out.append((name, csvfmt.write_csv(header, rows)))
     return out

@@ -25,7 +25,8 @@ from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, gather_bounded
 from emx2tui.emx2.errors import Emx2Error, ModelError
 from emx2tui.emx2.model import Reference, SchemaModel
-from emx2tui.jobs.plan import TablePlan, row_keys
+from emx2tui.emx2.frames import columns_of, records
+from emx2tui.jobs.plan import UNCHANGED, TablePlan, row_keys
 
 Key = tuple[str, ...]
 CHUNK = 200
@@ -172,7 +173,7 @@ class ReferenceCheck:
                     continue
                 kcols = self.model.key_columns(name)
                 rows = [r for k, r in zip(row_keys(dp.deleted_frame, kcols),
-                                          dp.deleted_frame.to_dict("records")) if k in reasons]
+                                          records(dp.deleted_frame)) if k in reasons]
                 for ref in self.model.references(name):
                     if not self._own_target(ref):
                         continue
@@ -212,7 +213,7 @@ class ReferenceCheck:
                 df = await self.client.download_table(self.model.name, holder, flt)
             except (Emx2Error, ModelError):
                 df = await self.client.download_table(self.model.name, holder)
-            self._reads[cache_key] = df.to_dict("records") if len(df) else []
+            self._reads[cache_key] = records(df)
         return self._reads[cache_key]
 
     async def _scan_holder(self, holder: str, refs: list[Reference], keep: dict[str, dict[Key, str]]) -> None:
@@ -260,12 +261,16 @@ class ReferenceCheck:
         """References of the rows the job writes that would not resolve after the import."""
         needed: dict[tuple[str, str], dict[Key, list[_Use]]] = defaultdict(lambda: defaultdict(list))
         models: dict[tuple[str, str], SchemaModel] = {}
+        # keys only rows the job writes name: the target holds its unchanged rows as they are, so
+        # their references resolve there already, unless the job deletes what they name
+        sent: dict[tuple[str, str], set[Key]] = defaultdict(set)
         for name, tp in self.sync.items():
             if not len(tp.frame):
                 continue
             kcols = self.model.key_columns(name)
-            records = tp.frame.to_dict("records")
             rkeys = row_keys(tp.frame, kcols)
+            writes = [a != UNCHANGED for a in tp.actions] if len(tp.actions) == len(rkeys) \
+                else [True] * len(rkeys)
             for ref in self.model.references(name):
                 if not all(p.name in tp.frame.columns for p in ref.parts if not p.shared):
                     continue
@@ -273,16 +278,24 @@ class ReferenceCheck:
                 tkey = tmodel.key_columns(ref.target_table) if ref.target_table in tmodel.tables else ["name"]
                 slot = (tmodel.name, ref.target_table)
                 models[slot] = tmodel
-                for rk, row in zip(rkeys, records):
-                    for k in ref_keys(row, ref, tkey):
-                        needed[slot][k].append(_Use(name, ref.column.name, rk))
+                cols = list(dict.fromkeys(p.name for p in ref.parts))
+                named: dict[tuple[str, ...], list[Key]] = {}  # the same cells name the same keys
+                uses, lookups = needed[slot], sent[slot]
+                for rk, written, cells in zip(rkeys, writes, zip(*columns_of(tp.frame, cols))):
+                    ks = named.get(cells)
+                    if ks is None:
+                        ks = named[cells] = ref_keys(dict(zip(cols, cells)), ref, tkey)
+                    for k in ks:
+                        uses[k].append(_Use(name, ref.column.name, rk))
+                        if written:
+                            lookups.add(k)
         slots: list[tuple[str, str, dict[Key, list[_Use]], set[Key], set[Key]]] = []
         for (schema, table), uses in needed.items():
-            keys = set(uses)
+            keys = set(sent[(schema, table)])
             gone: set[Key] = set()
             if schema == self.model.name:
                 written, deleted = self._written(table), self._deleted(table)
-                gone = keys & deleted - written
+                gone = set(uses) & deleted - written
                 keys -= written | deleted
             slots.append((schema, table, uses, keys, gone))
         # the lookups are independent: a few at a time, reported in the order of the slots

@@ -18,7 +18,7 @@ from emx2tui.emx2.client import Connection, Emx2Client, scrub
 from emx2tui.emx2.errors import ConnectionFailed, Emx2Error, ServerError, TaskFailed
 from emx2tui.emx2.zipfmt import make_reimportable
 from emx2tui.jobs import backup as backups
-from emx2tui.jobs import journal, scoped, transform
+from emx2tui.jobs import journal, scoped
 from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped,
@@ -60,8 +60,8 @@ class Job:
         self.target = target
         self.resource_id = resource_id
         self.backup_dir = backup_dir
-        # False: the backup holds every row of the tables the run writes that the strategy's
-        # filters select (the resource's rows); True: the whole target schema
+        # False: the backup holds the target's rows of every key the run inserts, updates or
+        # deletes (what a restore needs); True: the whole target schema
         self.full_backup = full_backup
         self._cancel = False
         self._writing = False
@@ -296,19 +296,6 @@ class Job:
     _writing_started = False
     _backup_plan: Plan | None = None
 
-    def backup_scope(self, ctx: JobContext, plan: Plan) -> dict[str, dict | None]:
-        """Table -> server filter of the rows a scoped backup holds: the tables the plan writes."""
-        specs = {s.table: s for s in self.strategy.sync}
-        specs.update({s.table: s for s in self.strategy.delete if s.table not in specs})
-        touched = [t.table for t in plan.sync if t.writes] + [t.table for t in plan.delete if t.deletes]
-        out: dict[str, dict | None] = {}
-        for name in dict.fromkeys(touched):
-            spec = specs.get(name)
-            column = spec.filter if spec is not None else None
-            out[name] = transform.server_filter(ctx.tgt, name, column, plan.resource_id) \
-                if column and plan.resource_id is not None else None
-        return out
-
     async def _backup(self, ctx: JobContext) -> str:
         plan = self._backup_plan
         if self.full_backup or plan is None:
@@ -316,10 +303,15 @@ class Job:
             data = await ctx.target.download_zip(ctx.target_schema, include_system_columns=True)
             data = make_reimportable(data)
         else:
-            scope = self.backup_scope(ctx, plan)
-            ctx.log("backup", f"Reading the rows of {plan.resource_id} in the {len(scope)} tables the "
-                              f"run writes, from '{ctx.target_schema}' on {ctx.target.url}")
-            data, rows = await scoped.resource_backup(ctx.target, ctx.tgt, scope)
+            # the target's rows of every key the run inserts, updates or deletes: what a restore
+            # puts back (rows the run leaves alone need no copy)
+            tables = journal.tables_from_plan(plan)
+            wanted = {name: (t.key_columns, [tuple(k) for k in t.inserted_keys + t.updated_keys
+                                             + t.deleted_keys])
+                      for name, t in tables.items() if t.writes}
+            ctx.log("backup", f"Reading the rows the run changes in {len(wanted)} tables, from "
+                              f"'{ctx.target_schema}' on {ctx.target.url}")
+            data, rows = await scoped.keyed_backup(ctx.target, ctx.tgt, wanted)
             ctx.log("backup", f"{rows} rows backed up")
         folder = backups.backup_dir(self.backup_dir)
         path = backups.backup_path(ctx.target_schema, ctx.target.url, folder)

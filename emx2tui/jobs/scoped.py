@@ -24,6 +24,7 @@ from emx2tui.jobs.plan import Key, row_keys
 from emx2tui.jobs.refs import CHUNK, values_filter
 
 Filter = Mapping | None
+NARROW = 50  # a key column with at most this many distinct values narrows every chunk
 
 
 def _classes(df: pd.DataFrame, table: str) -> pd.Series:
@@ -116,42 +117,52 @@ async def attachments(client: Emx2Client, model: SchemaModel, rows: ClassRows) -
     return files
 
 
-async def resource_backup(client: Emx2Client, model: SchemaModel,
-                          tables: Mapping[str, Filter]) -> tuple[bytes, int]:
-    """A re-importable zip of every row of `tables` their filter selects (None: the whole table).
-
-    Returns the zip and the number of rows in it.
-    """
-    rows = ClassRows(model)
-    for table, flt in tables.items():
-        if table in model.tables:
-            await read_classes(client, model, table, [flt], rows)
-    files = await attachments(client, model, rows)
-    return build_zip(rows.entries(), files=files), rows.rows()
-
-
 def key_filters(model: SchemaModel, table: str, key_columns: Sequence[str],
                 keys: Iterable[Key]) -> list[Filter]:
-    """Filters that together select (at least) the rows with these keys, in chunks."""
+    """Filters that together select (at least) the rows with these keys, in chunks.
+
+    The chunks run over the key column with the most distinct values; every other key column
+    with few distinct values narrows each chunk further (`_and`), so a cohort's dozen changed
+    variables cost one small read, not a read of every variable of the cohort.
+    """
     keys = {tuple(k) for k in keys}
     if not keys or not key_columns:
         return []
     distinct = [sorted({k[i] for k in keys}) for i in range(len(key_columns))]
-    pick = min(range(len(key_columns)), key=lambda i: len(distinct[i]))
+    pick = max(range(len(key_columns)), key=lambda i: len(distinct[i]))
+    narrow: list[dict] = []
+    for i, values in enumerate(distinct):
+        if i == pick or len(values) > NARROW:
+            continue
+        try:
+            narrow.append(values_filter(model, table, key_columns[i], values))
+        except (ModelError, StopIteration, Emx2Error):
+            continue
     values = distinct[pick]
     out: list[Filter] = []
     for start in range(0, len(values), CHUNK):
         chunk = values[start:start + CHUNK]
         try:
-            out.append(values_filter(model, table, key_columns[pick], chunk))
+            flt = values_filter(model, table, key_columns[pick], chunk)
         except (ModelError, StopIteration, Emx2Error):
             return [None]
+        out.append({"_and": [flt, *narrow]} if narrow else flt)
     return out
 
 
-async def keyed_entries(client: Emx2Client, model: SchemaModel,
-                        wanted: Mapping[str, tuple[Sequence[str], Iterable[Key]]]) -> dict[str, str]:
-    """Table class -> CSV holding (at least) the rows of the given keys, per table: (key columns, keys)."""
+async def keyed_backup(client: Emx2Client, model: SchemaModel,
+                       wanted: Mapping[str, tuple[Sequence[str], Iterable[Key]]]) -> tuple[bytes, int]:
+    """A re-importable zip holding (at least) the target's rows of the given keys, with their files.
+
+    `wanted` is table -> (key columns, keys). Returns the zip and the number of rows in it.
+    """
+    rows = await _keyed_rows(client, model, wanted)
+    files = await attachments(client, model, rows)
+    return build_zip(rows.entries(), files=files), rows.rows()
+
+
+async def _keyed_rows(client: Emx2Client, model: SchemaModel,
+                      wanted: Mapping[str, tuple[Sequence[str], Iterable[Key]]]) -> ClassRows:
     rows = ClassRows(model)
     for table, (key_columns, keys) in wanted.items():
         if table not in model.tables:
@@ -159,4 +170,10 @@ async def keyed_entries(client: Emx2Client, model: SchemaModel,
         filters = key_filters(model, table, key_columns, keys)
         if filters:
             await read_classes(client, model, table, filters, rows)
-    return rows.entries()
+    return rows
+
+
+async def keyed_entries(client: Emx2Client, model: SchemaModel,
+                        wanted: Mapping[str, tuple[Sequence[str], Iterable[Key]]]) -> dict[str, str]:
+    """Table class -> CSV holding (at least) the rows of the given keys, per table: (key columns, keys)."""
+    return (await _keyed_rows(client, model, wanted)).entries()

@@ -9,7 +9,8 @@ import pandas as pd
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.errors import ModelError
-from emx2tui.emx2.frames import empty_frame
+from emx2tui.emx2.frames import empty_frame, records
+from emx2tui.jobs.plan import row_keys
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.jobs.strategy import GdprSpec, TableSpec
 
@@ -150,8 +151,7 @@ def gdpr_filter(df: pd.DataFrame, model: SchemaModel, spec: GdprSpec) -> tuple[p
         mask = df[spec.consent_column].map(consent_given)
     else:
         mask = pd.Series([False] * len(df), index=df.index)
-    dropped = [tuple(str(v).strip() for v in row) for row in
-               df.loc[~mask, keys].itertuples(index=False, name=None)]
+    dropped = row_keys(df[~mask], keys)
     out = df[mask].reset_index(drop=True).copy()
     blanked = 0
     if spec.email == "blank" and spec.email_column in out.columns:
@@ -181,8 +181,8 @@ def blank_references_to(df: pd.DataFrame, model: SchemaModel, table: str, target
             continue
         tkey = model.key_columns(ref.target_table)
         hits = 0
-        records = out.to_dict("records")
-        for i, row in enumerate(records):
+        rows = records(out)
+        for row in rows:
             values = {p.target: (row.get(p.name) or "").strip() for p in ref.parts}
             if ref.is_array:
                 if len(own) != 1:
@@ -198,7 +198,7 @@ def blank_references_to(df: pd.DataFrame, model: SchemaModel, table: str, target
                     row[p.name] = ""
                 hits += 1
         if hits:
-            out = pd.DataFrame(records, columns=list(out.columns))
+            out = pd.DataFrame(rows, columns=list(out.columns))
             changed[ref.column.name] = hits
     return out.reset_index(drop=True), changed
 
@@ -214,19 +214,14 @@ def keep_target_values(df: pd.DataFrame, target: pd.DataFrame, key_columns: list
     counts: dict[str, int] = {}
     if not columns:
         return out, counts
-    index: dict[Key, dict[str, str]] = {}
-    if len(target) and all(k in target.columns for k in key_columns):
-        for k, rec in zip(_keys(target, key_columns), target.to_dict("records")):
-            index[k] = rec
-    keys = _keys(out, key_columns) if len(out) else []
+    has_target = bool(len(target)) and all(k in target.columns for k in key_columns)
+    tkeys = row_keys(target, key_columns) if has_target else []
+    keys = row_keys(out, key_columns) if len(out) else []
     for c in columns:
-        values = [(index.get(k) or {}).get(c, "") or "" for k in keys]
+        held = dict(zip(tkeys, target[c].tolist())) if has_target and c in target.columns else {}
+        values = [held.get(k, "") or "" for k in keys]
         out[c] = pd.Series(values, index=out.index, dtype=object) if len(out) else pd.Series([], dtype=object)
         n = sum(1 for v in values if v.strip())
         if n:
             counts[c] = n
     return out, counts
-
-
-def _keys(df: pd.DataFrame, key_columns: list[str]) -> list[Key]:
-    return [tuple(str(v).strip() for v in row) for row in df[key_columns].itertuples(index=False, name=None)]

@@ -50,6 +50,13 @@ class SandboxServer:
         self._meta_answers: dict[tuple, dict] = {}  # `_schema` answers per model version
         self._gql_lock = threading.Lock()
 
+    def warm(self, user: str = "admin") -> None:
+        """Build the GraphQL API of every schema for `user` now, as a running EMX2 server has it
+        built already, so that the first query of a client does not pay for it."""
+        self.graphql_schema(None, user)
+        for name in self.store.schema_names():
+            self.graphql_schema(name, user)
+
     def graphql_schema(self, schema: str | None, user: str):
         anonymous = user == ANONYMOUS
         if schema is None:

@@ -39,6 +39,7 @@ def build(*, data_dir: str | Path | None = None, demo: bool = False,
     server = SandboxServer(store, admin_password=admin_password, secret_file=secret)
     for spec in faults:
         server.faults.add_spec(spec)
+    server.warm()
     return store, server, create_app(store, server=server)
 
 
