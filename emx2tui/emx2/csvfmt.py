@@ -117,8 +117,7 @@ def write_rows(header: Sequence[str], rows: Iterable[Sequence[object]], *, sep: 
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=sep, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writerow(header)
-    writer.writerows(["" if v is None else v if isinstance(v, str) else str(v) for v in row]
-                     for row in rows)
+    writer.writerows(rows)  # the csv module writes None as empty and str() of other values
     return buf.getvalue()
 
 

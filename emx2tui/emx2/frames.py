@@ -63,15 +63,21 @@ def columns_of(df: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
 
 
 def tuples(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[tuple[str, ...]]:
-    """The rows of a frame as tuples of `columns` (several times faster than `itertuples`)."""
+    """The rows of a frame as tuples of `columns` (a column the frame lacks is all `""`).
+
+    Straight from the frame's object array: many times faster than `itertuples` or `to_dict`.
+    """
     cols = list(df.columns) if columns is None else list(columns)
     if not len(df):
         return []
     if not cols:
         return [()] * len(df)
-    if columns is None:
-        return list(zip(*(df.iloc[:, i].tolist() for i in range(len(cols)))))
-    return list(zip(*columns_of(df, cols)))
+    if not df.columns.is_unique or any(c not in df.columns for c in cols):
+        return list(zip(*columns_of(df, cols)))
+    values = df.to_numpy(dtype=object)
+    if columns is not None:
+        values = values[:, [df.columns.get_loc(c) for c in cols]]
+    return list(map(tuple, values.tolist()))
 
 
 def records(df: pd.DataFrame) -> list[dict[str, str]]:

@@ -183,23 +183,29 @@ def rows_to_csv(store: Store, schema: str, table: str, rows: list[dict], *, syst
     model = store.model(schema)
     refbacks = {c.name: refback_values(store, schema, table, c.name, rows)
                 for c in model.columns(table) if c.is_refback and c.name in header}
-    key = lay.key
-    kinds = [(h, refbacks.get(h), h in refbacks, h in lay.array_cols) for h in header]
     join = csvfmt.join_array
-
-    def cells(r: dict) -> list:
-        rk = tuple(r.get(k) for k in key) if refbacks else ()
-        line: list = []
-        for h, back, is_back, is_array in kinds:
-            if is_back:
-                vals = back.get(rk)
-                line.append(join(vals) if vals else None)
-            else:
-                v = r.get(h)
-                line.append(join(json.loads(v)) if v is not None and is_array else v)
-        return line
-
-    return csvfmt.write_rows(header, (cells(r) for r in rows), sep=sep)
+    rkeys = [tuple(r.get(k) for k in lay.key) for r in rows] if refbacks else []
+    # column by column: each cell kind handled in one pass, each stored array decoded once
+    columns: list[list] = []
+    for h in header:
+        back = refbacks.get(h)
+        if back is not None:
+            columns.append([join(v) if (v := back.get(rk)) else None for rk in rkeys])
+        elif h in lay.array_cols:
+            memo: dict[str, str] = {}
+            out: list = []
+            for v in (r.get(h) for r in rows):
+                if v is None:
+                    out.append(None)
+                    continue
+                text = memo.get(v)
+                if text is None:
+                    text = memo[v] = join(json.loads(v))
+                out.append(text)
+            columns.append(out)
+        else:
+            columns.append([r.get(h) for r in rows])
+    return csvfmt.write_rows(header, zip(*columns) if columns else [], sep=sep)
 
 
 def metadata_csv(store: Store, schema: str) -> str:
