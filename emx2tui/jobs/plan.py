@@ -174,24 +174,25 @@ def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str
     arrays = set(array_columns)
     skip = set(ignore)
     cols = [c for c in columns if c in source.columns and c not in skip]
-    t_index: dict[Key, dict[str, str]] = {}
     tkeys = row_keys(target, key_columns) if len(target) else []
-    if len(target):
-        for key, rec in zip(tkeys, records(target)):
-            t_index[key] = rec
+    # the compared cells of each target row by key (a column the target lacks is empty there)
+    t_index: dict[Key, tuple[str, ...]] = dict(zip(tkeys, tuples(target, cols))) if len(target) else {}
     actions: list[str] = []
     changes: dict[Key, dict[str, tuple[str, str]]] = {}
     seen: set[Key] = set()
     if len(source):
-        for key, rec in zip(row_keys(source, key_columns), records(source)):
+        for key, new in zip(row_keys(source, key_columns), tuples(source, cols)):
             seen.add(key)
             old = t_index.get(key)
             if old is None:
                 actions.append(INSERT)
                 continue
+            if new == old:  # the common case: not one cell differs
+                actions.append(UNCHANGED)
+                continue
             diff = {}
-            for c in cols:
-                new_v, old_v = rec.get(c, "") or "", old.get(c, "") or ""
+            for c, new_v, old_v in zip(cols, new, old):
+                new_v, old_v = new_v or "", old_v or ""
                 if new_v != old_v and _norm(new_v, c in arrays) != _norm(old_v, c in arrays):
                     diff[c] = (old_v, new_v)
             if diff:

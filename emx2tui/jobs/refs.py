@@ -259,16 +259,16 @@ class ReferenceCheck:
     # ------------------------------------------------------------------ written rows
     async def find_broken(self) -> None:
         """References of the rows the job writes that would not resolve after the import."""
-        needed: dict[tuple[str, str], dict[Key, list[_Use]]] = defaultdict(lambda: defaultdict(list))
-        models: dict[tuple[str, str], SchemaModel] = {}
-        # keys only rows the job writes name: the target holds its unchanged rows as they are, so
-        # their references resolve there already, unless the job deletes what they name
+        named_in: dict[tuple[str, str], set[Key]] = defaultdict(set)  # slot -> keys rows name
+        # keys only rows the job writes name are looked up: the target holds its unchanged rows as
+        # they are, so their references resolve there already, unless the job deletes what they name
         sent: dict[tuple[str, str], set[Key]] = defaultdict(set)
+        models: dict[tuple[str, str], SchemaModel] = {}
+        scans: list[tuple[str, Reference, tuple[str, str], list[Key], list[list[Key]]]] = []
         for name, tp in self.sync.items():
             if not len(tp.frame):
                 continue
-            kcols = self.model.key_columns(name)
-            rkeys = row_keys(tp.frame, kcols)
+            rkeys = row_keys(tp.frame, self.model.key_columns(name))
             writes = [a != UNCHANGED for a in tp.actions] if len(tp.actions) == len(rkeys) \
                 else [True] * len(rkeys)
             for ref in self.model.references(name):
@@ -279,36 +279,57 @@ class ReferenceCheck:
                 slot = (tmodel.name, ref.target_table)
                 models[slot] = tmodel
                 cols = list(dict.fromkeys(p.name for p in ref.parts))
-                named: dict[tuple[str, ...], list[Key]] = {}  # the same cells name the same keys
-                uses, lookups = needed[slot], sent[slot]
-                for rk, written, cells in zip(rkeys, writes, zip(*columns_of(tp.frame, cols))):
-                    ks = named.get(cells)
+                cache: dict[tuple[str, ...], list[Key]] = {}  # the same cells name the same keys
+                per_row: list[list[Key]] = []
+                for cells in zip(*columns_of(tp.frame, cols)):
+                    ks = cache.get(cells)
                     if ks is None:
-                        ks = named[cells] = ref_keys(dict(zip(cols, cells)), ref, tkey)
-                    for k in ks:
-                        uses[k].append(_Use(name, ref.column.name, rk))
-                        if written:
-                            lookups.add(k)
-        slots: list[tuple[str, str, dict[Key, list[_Use]], set[Key], set[Key]]] = []
-        for (schema, table), uses in needed.items():
+                        ks = cache[cells] = ref_keys(dict(zip(cols, cells)), ref, tkey)
+                    per_row.append(ks)
+                everything, lookups = named_in[slot], sent[slot]
+                for ks in cache.values():
+                    everything.update(ks)
+                for ks, written in zip(per_row, writes):
+                    if written and ks:
+                        lookups.update(ks)
+                scans.append((name, ref, slot, rkeys, per_row))
+        slots: list[tuple[str, str, set[Key], set[Key]]] = []
+        for (schema, table), named in named_in.items():
             keys = set(sent[(schema, table)])
             gone: set[Key] = set()
             if schema == self.model.name:
                 written, deleted = self._written(table), self._deleted(table)
-                gone = set(uses) & deleted - written
+                gone = named & deleted - written
                 keys -= written | deleted
-            slots.append((schema, table, uses, keys, gone))
+            slots.append((schema, table, keys, gone))
         # the lookups are independent: a few at a time, reported in the order of the slots
         founds = await gather_bounded(existing_keys(self.client, models[(schema, table)], table, keys)
-                                      for schema, table, _uses, keys, _gone in slots)
-        for (schema, table, uses, keys, gone), found in zip(slots, founds):
-            for k in sorted(gone):
-                self._report(uses[k], schema, table, k, "which this job deletes")
+                                      for schema, table, keys, _gone in slots)
+        bad: dict[tuple[str, str], dict[Key, str]] = {}
+        for (schema, table, keys, gone), found in zip(slots, founds):
             tmodel = models[(schema, table)]
-            for k in sorted(keys - found):
-                what = ("which is not a term of" if table not in tmodel.tables or tmodel.table(table).is_ontology
-                        else "which does not exist in")
-                self._report(uses[k], schema, table, k, f"{what} {schema}.{table}")
+            what = ("which is not a term of" if table not in tmodel.tables or tmodel.table(table).is_ontology
+                    else "which does not exist in")
+            why = {k: "which this job deletes" for k in gone}
+            why.update({k: f"{what} {schema}.{table}" for k in keys - found})
+            if why:
+                bad[(schema, table)] = why
+        if not bad:
+            return
+        # only now, for the few keys that do not resolve: which rows name them
+        uses: dict[tuple[str, str], dict[Key, list[_Use]]] = defaultdict(lambda: defaultdict(list))
+        for name, ref, slot, rkeys, per_row in scans:
+            why = bad.get(slot)
+            if not why:
+                continue
+            for rk, ks in zip(rkeys, per_row):
+                for k in ks:
+                    if k in why:
+                        uses[slot][k].append(_Use(name, ref.column.name, rk))
+        for (schema, table, _keys, gone) in slots:
+            why = bad.get((schema, table), {})
+            for k in sorted(gone) + sorted(set(why) - gone):
+                self._report(uses[(schema, table)][k], schema, table, k, why[k])
 
     def _report(self, uses: list[_Use], schema: str, table: str, key: Key, why: str) -> None:
         by_col: dict[tuple[str, str], list[Key]] = defaultdict(list)
