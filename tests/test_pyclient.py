@@ -9,20 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
-import socket
-import subprocess
-import sys
-import time
 import zipfile
 from pathlib import Path
 
 import httpx
 import pytest
 
-pyclient = pytest.importorskip("molgenis_emx2_pyclient")
-from molgenis_emx2_pyclient import Client  # noqa: E402
-from molgenis_emx2_pyclient.exceptions import (  # noqa: E402
+from molgenis_emx2_pyclient import Client
+from molgenis_emx2_pyclient.exceptions import (
     InvalidTokenException, NoSuchSchemaException, PermissionDeniedException, PyclientException,
     ReferenceException, SigninError)
 
@@ -53,12 +47,6 @@ PET = ('name,category,tags,weight,born,available,notes\n'
 OWNERS = "full name,pets owned\nAnn Smith,\"pooky,spike\"\n"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def pet_store(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("petstore")
@@ -69,33 +57,12 @@ def pet_store(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(pet_store, tmp_path_factory):
+def server(pet_store, tmp_path_factory, sandbox_process):
     """`emx2tui sandbox serve` as its own process on a free loopback port."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "emx2tui", "sandbox", "serve", "--port", str(port),
-             "--admin-password", "Pw-admin-1", "--load", f"pet store={pet_store}"],
-            stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"sandbox serve did not start: {log.read_text()}")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with sandbox_process(log, "--admin-password", "Pw-admin-1",
+                         "--load", f"pet store={pet_store}") as url:
+        yield url
 
 
 def signed_in(url: str) -> Client:
