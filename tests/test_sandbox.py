@@ -91,12 +91,18 @@ def test_signin_failure_and_success_shapes(sandbox):
 
 
 def test_bad_token_is_400_everywhere(sandbox):
-    with httpx.Client(base_url=sandbox.url, headers={"x-molgenis-token": "not-a-token"}) as c:
-        for r in (c.post("/api/graphql", json={"query": "{_manifest{SpecificationVersion}}"}),
-                  c.get("/CatalogueOntologies/api/csv/Countries"),
-                  c.get("/catalogue/api/zip")):
-            assert r.status_code == 400
-            assert r.json() == {"errors": [{"message": "Invalid token or token expired"}]}
+    with httpx.Client(base_url=sandbox.url) as c:
+        c.post("/api/graphql", json={"query": 'mutation{signin(email:"admin",password:"admin"){status}}'})
+        real = gql(c, "/api/graphql", "{_session{token}}")["data"]["_session"]["token"]
+    forged = real.rsplit(".", 1)[0] + ".c2lnbmVkIGJ5IHNvbWVvbmUgZWxzZQ"    # a JWT, badly signed
+    for token, message in (("not-a-token", "Cannot parse token"),
+                           (forged, "Invalid token or token expired")):
+        with httpx.Client(base_url=sandbox.url, headers={"x-molgenis-token": token}) as c:
+            for r in (c.post("/api/graphql", json={"query": "{_manifest{SpecificationVersion}}"}),
+                      c.get("/CatalogueOntologies/api/csv/Countries"),
+                      c.get("/catalogue/api/zip")):
+                assert r.status_code == 400
+                assert r.json() == {"errors": [{"message": message}]}
 
 
 def test_anonymous_sees_only_ontologies(sandbox):

@@ -65,15 +65,21 @@ class Auth:
                            "ims": _ms()})
 
     def verify(self, token: str) -> str:
-        """The user a token belongs to; 400 `Invalid token or token expired` otherwise."""
+        """The user a token belongs to. 400 `Cannot parse token` when it is not a JWT at all
+        (EMX2's JWTgenerator wraps every parse error so), `Invalid token or token expired` when
+        its signature, expiry, user or name does not hold."""
         try:
             head, body, sig = token.strip().split(".")
-            want = hmac.new(self.secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
-            if not hmac.compare_digest(want, _unb64(sig)):
-                raise ValueError("signature")
+            signature = _unb64(sig)
             payload = json.loads(_unb64(body))
+            json.loads(_unb64(head))
+            if not isinstance(payload, dict):
+                raise ValueError("claims")
         except Exception:  # noqa: BLE001 - any malformed token gets the same answer
-            raise SandboxError("Invalid token or token expired") from None
+            raise SandboxError("Cannot parse token") from None
+        want = hmac.new(self.secret, f"{head}.{body}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(want, signature):
+            raise SandboxError("Invalid token or token expired")
         user = payload.get("sub")
         if (payload.get("exp", 0) < time.time() or user not in self.users
                 or payload.get("ims", 0) <= self.tokens_valid_from):
