@@ -203,7 +203,9 @@ def _field_path(doc, target) -> str:
             return
         if isinstance(node, FieldNode):
             stack.append(node.name.value)
-            if node is target:
+            # graphql_sync parses the query again: its error nodes are found by their position
+            if node is target or (node.loc is not None and target.loc is not None
+                                  and node.loc.start == target.loc.start):
                 found.extend(stack)
         sel = getattr(node, "selection_set", None)
         for child in (sel.selections if sel else ()):
@@ -368,10 +370,17 @@ def csv_schema(server: SandboxServer):
                 task = Task(f"Import table {target.name}", user=user)
 
                 def work(t: Task) -> None:
+                    if not rows:
+                        # EMX2's bare ImportTableTask ends SKIPPED when the sheet has no data rows
+                        t.skip(f"Skipped table {target.name}: sheet was empty")
+                        return
+                    t0 = time.monotonic()
                     with store.transaction(user=user):
-                        transfer.import_table_rows(store, schema, target.name, header, rows,
-                                                   batched=False)
-                    t.complete(f"Imported {len(rows)} rows into {target.name}", total=len(rows))
+                        n, d = transfer.import_table_rows(store, schema, target.name, header, rows,
+                                                          batched=False)
+                    ms = max(1, int((time.monotonic() - t0) * 1000))
+                    t.complete(f"Modified {n + d} rows in {target.name} in {ms}ms "
+                               f"({int((n + d) * 1000 / ms)} items/sec)", total=n + d)
                 server.tasks.submit(task, work)
                 return _text(json.dumps({"id": task.id, "url": f"/{schema}/api/tasks/{task.id}"}))
 
@@ -423,6 +432,10 @@ def zip_endpoint(server: SandboxServer):
                 t.complete(f"Import csv file in {int((time.monotonic() - t0) * 1000)}ms")
             server.tasks.submit(task, work)
             return JSONResponse({"id": task.id, "url": f"/{schema}/api/tasks/{task.id}"})
+        injected = server.faults.task_error()
+        if injected is not None:
+            # the `task-error` fault: a synchronous import fails as EMX2 rethrows the error
+            raise SandboxError(injected)
         t0 = time.monotonic()
         await run_in_threadpool(lambda: transfer.import_files(store, schema, files, user=user))
         return _text(f"Import success in {int((time.monotonic() - t0) * 1000)}ms")
@@ -506,8 +519,28 @@ def create_app(store: Store, *, admin_password: str = "admin", secret_file: Path
         Route("/{schema}/{app}/graphql", gql, methods=methods),
     ]
     app = Starlette(routes=routes)
+    app.router.redirect_slashes = False   # Javalin ignores trailing slashes instead (see below)
     app.state.server = server
     return FaultingApp(app, server)
+
+
+_SLASHES = re.compile(r"/{2,}")
+
+
+def _normalise_path(scope) -> None:
+    """Javalin ignores trailing slashes and treats `//` as `/`: so does the sandbox."""
+    path = scope.get("path", "")
+    clean = _SLASHES.sub("/", path)
+    if len(clean) > 1 and clean.endswith("/"):
+        clean = clean.rstrip("/") or "/"
+    if clean != path:
+        scope["path"] = clean
+        raw = scope.get("raw_path")
+        if raw:
+            rclean = re.sub(rb"/{2,}", b"/", raw)
+            if len(rclean) > 1 and rclean.endswith(b"/"):
+                rclean = rclean.rstrip(b"/") or b"/"
+            scope["raw_path"] = rclean
 
 
 class FaultingApp:
@@ -520,5 +553,7 @@ class FaultingApp:
         self._wrapped = server.faults.wrap(app)
 
     async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http":
+            _normalise_path(scope)
         await self._wrapped(scope, receive, send)
 

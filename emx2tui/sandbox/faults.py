@@ -5,7 +5,9 @@ Python (`handle.faults.add(kind, ...)` on a running `start_sandbox` handle). Kin
 
 | kind           | effect                                                                        |
 | -------------- | ----------------------------------------------------------------------------- |
-| `task-error`   | the `nth` import task ends in ERROR with `Import failed: <message>`; nothing is written |
+| `task-error`   | the `nth` import ends in error and writes nothing: an async import (ZIP or CSV |
+|                | table) ends ERROR with `Import failed: <message>`, a synchronous ZIP import   |
+|                | answers 400 with `<message>`                                                  |
 | `http500`      | the `nth` matching request is answered `500` with the error envelope          |
 | `hang`         | the `nth` matching request gets no answer for `seconds` (or until the client gives up) |
 | `drop`         | the `nth` matching response is cut off halfway and the connection closed     |
@@ -145,7 +147,8 @@ class Faults:
 
     # ------------------------------------------------------------------ tasks
     def task_error(self) -> str | None:
-        """The message an import task about to start must fail with, if a fault says so."""
+        """The message an import about to start must fail with, if a fault says so (async
+        import tasks and synchronous ZIP imports count alike)."""
         for f in self.armed:
             if f.kind == "task-error" and f.hit():
                 return f.message or "fault injected by the sandbox"
