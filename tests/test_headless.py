@@ -166,6 +166,19 @@ def test_cli_entry_demo_dry_run_and_refusal(tmp_path):
     assert not (tmp_path / "backups").exists()
 
 
+def test_demo_runs_stay_out_of_the_users_journal(tmp_path):
+    # no EMX2TUI_DATA_DIR: the user's data dir follows XDG_DATA_HOME
+    env = {k: v for k, v in os.environ.items() if k != "EMX2TUI_DATA_DIR"}
+    env.update(XDG_DATA_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-m", "emx2tui", "run", "CohortStagingToDataCatalogue",
+                           "--demo", "--yes"], capture_output=True, text=True, env=env,
+                          stdin=subprocess.DEVNULL, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Done in" in proc.stdout and "demo:" in proc.stdout
+    assert "undo with" not in proc.stdout  # its sandbox is gone: nothing to restore later
+    assert not list(tmp_path.rglob("journal")) and not list(tmp_path.rglob("*.zip"))
+
+
 def test_plan_out_csv_transport_and_many_targets(sandbox, creds, tmp_path):
     before = export(sandbox)
     out = tmp_path / "plan"
@@ -175,6 +188,8 @@ def test_plan_out_csv_transport_and_many_targets(sandbox, creds, tmp_path):
     text = (out / "plan.txt").read_text()
     assert "NOT atomic" in text and "+ testCohort" in text
     assert (out / "import.zip").stat().st_size > 0
+    # the catalogue's rows: readable by the owner only, as the backups are
+    assert all((out / f).stat().st_mode & 0o777 == 0o600 for f in ("plan.txt", "import.zip"))
     assert export(sandbox) == before
     # one source, two targets: each is its own job; FillStaging skips both (the ids differ)
     code, stdout, stderr = cli(["run", "FILL_STAGING", "--source-url", sandbox.url, "--source-schema",

@@ -91,6 +91,33 @@ async def test_filter_and_pick_another_schema():
         assert app.screen.source_pane.schema == "emptyStaging"
         assert app.screen.query_one("#source-tables", DataTable).row_count == 0
         assert "no tables" in str(app.screen.query_one("#source-message", Static).content)
+        # picked: the filter lets go, so the screen's keys work again
+        assert app.screen.focused is app.screen.query_one("#source-tables", DataTable)
+
+
+async def test_filter_with_several_matches_goes_to_the_list_and_escape_leaves_it():
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("t", *"staging", "enter")
+        await pilot.pause()
+        screen = app.screen
+        schemas = screen.query_one("#target-schemas", OptionList)
+        assert schemas.option_count == 2 and screen.focused is schemas
+        assert "2 schemas match" in str(screen.query_one("#target-message", Static).content)
+        assert screen.target_pane.schema == "catalogue"  # nothing picked yet
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert screen.target_pane.schema == "emptyStaging"
+        assert screen.focused is screen.query_one("#target-tables", DataTable)
+        # Escape clears a filter, then leaves the box for the schema list
+        await pilot.press("t", *"xyz")
+        box = screen.query_one("#target-filter", Input)
+        assert box.value == "xyz" and screen.focused is box
+        await pilot.press("escape")
+        assert box.value == "" and screen.focused is box
+        await pilot.press("escape")
+        assert screen.focused is schemas
 
 
 async def test_picking_a_strategy_shows_its_flow():

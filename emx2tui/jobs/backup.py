@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -45,14 +48,35 @@ def backup_path(schema: str, server: str, folder: Path) -> Path:
 
 
 def private_dir(folder: Path) -> Path:
-    """Create `folder` (and its parents) if needed; a folder made here is 0700."""
-    if not folder.exists():
-        folder.mkdir(parents=True, exist_ok=True)
+    """Create `folder` (and its missing parents) if needed; every folder made here is 0700."""
+    missing = []
+    at = folder
+    while not at.exists() and at != at.parent:
+        missing.append(at)
+        at = at.parent
+    for path in reversed(missing):
+        path.mkdir(exist_ok=True)
         try:
-            os.chmod(folder, 0o700)
+            os.chmod(path, 0o700)
         except OSError:
             pass
     return folder
+
+
+@contextlib.contextmanager
+def session_data_dir(prefix: str = "emx2tui-demo-") -> Iterator[Path | None]:
+    """Journal and backups of a throwaway server (the demo) go to a folder of their own that is
+    removed afterwards, so they never mix with the user's runs. EMX2TUI_DATA_DIR, when set, wins."""
+    if os.environ.get("EMX2TUI_DATA_DIR"):
+        yield None
+        return
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["EMX2TUI_DATA_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        os.environ.pop("EMX2TUI_DATA_DIR", None)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def write_private(path: Path, data: bytes) -> Path:

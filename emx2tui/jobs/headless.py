@@ -21,10 +21,11 @@ from typing import TextIO
 
 from emx2tui.emx2.client import Connection, scrub, url_problem
 from emx2tui.emx2.errors import Emx2Error
+from emx2tui.jobs.backup import session_data_dir
 from emx2tui.jobs.events import (STEP_TITLES, Event, PlanReady, RunFinished, ServerTask, StepFinished,
                                  StepLog, StepProgress, StepStarted)
 from emx2tui.jobs.plan import Plan
-from emx2tui.jobs.report import format_plan, write_plan_out
+from emx2tui.jobs.report import format_plan, rows, write_plan_out
 from emx2tui.jobs.runner import Job, JobSkipped
 from emx2tui.jobs.strategy import (Strategy, StrategyError, list_strategies, load_strategy,
                                    load_strategy_file, name_key)
@@ -166,7 +167,7 @@ def demo_server(args: argparse.Namespace, strategy: Strategy) -> Iterator[None]:
             f"the catalogue '{DEMO['catalogue']}' and the cohort staging schemas '{DEMO['staging']}' "
             f"and '{DEMO['empty_staging']}'); for {strategy.name} give --source-schema and "
             f"--target-schema.")
-    with start_sandbox(port=0, demo=True) as sandbox:
+    with session_data_dir(), start_sandbox(port=0, demo=True) as sandbox:
         src_key, tgt_key = DEMO_DEFAULTS.get(strategy.name, ("catalogue", "catalogue"))
         for side, key in (("source", src_key), ("target", tgt_key)):
             up = side.upper()
@@ -186,10 +187,10 @@ def confirm_deletes(plan: Plan, stdin: TextIO, printer: Printer,
                     ask: Callable[[str], str] | None = None) -> bool:
     alerts = "".join(f"WARNING: {a}\n" for a in plan.alerts)
     if not stdin.isatty():
-        printer.line(f"{alerts}Refusing to delete {plan.total_delete_rows} rows from {plan.target_label} "
+        printer.line(f"{alerts}Refusing to delete {rows(plan.total_delete_rows)} from {plan.target_label} "
                      f"without confirmation: pass --yes (stdin is not a terminal).", error=True)
         return False
-    prompt = f"{alerts}Delete {plan.total_delete_rows} rows from {plan.target_label}? [y/N] "
+    prompt = f"{alerts}Delete {rows(plan.total_delete_rows)} from {plan.target_label}? [y/N] "
     if ask is None:
         if stdin is sys.stdin:
             ask = input
@@ -271,9 +272,12 @@ async def _run_one(args: argparse.Namespace, strategy: Strategy, printer: Printe
     deleted = sum(c.get("deleted", 0) for c in result.counts.values())
     printer.line(f"Done in {result.duration:.1f} s: {inserted} inserted, {updated} updated, "
                  f"{deleted} deleted.")
-    if result.backup_path:
-        printer.line(f"Backup of the target: {result.backup_path}")
-    if result.run_id:  # the run journal
+    if getattr(args, "demo", False):
+        printer.line("(demo: the sandbox, this run's journal and its backup end with this command)")
+    else:
+        if result.backup_path:
+            printer.line(f"Backup of the target: {result.backup_path}")
+    if result.run_id and not getattr(args, "demo", False):  # the run journal
         printer.line(f"run {result.run_id} — undo with: emx2tui restore {result.run_id}"
                      if inserted + updated + deleted else f"run {result.run_id} (nothing to undo)")
     return EXIT_OK

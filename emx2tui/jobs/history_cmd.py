@@ -22,6 +22,7 @@ from emx2tui.jobs.headless import (EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_OK, EXI
                                    UsageError, connection_from)
 from emx2tui.jobs.journal import JournalError, RunRecord, UnknownRun
 from emx2tui.jobs.restore import RestorePlan, apply_restore, plan_restore
+from emx2tui.jobs.report import rows
 
 
 # ----------------------------------------------------------------------------- history
@@ -125,10 +126,10 @@ def confirm(plan: RestorePlan, stdin: TextIO, printer: Printer) -> bool:
     tot = sum(plan.totals().values())
     where = f"'{plan.schema}' on {plan.record.target.url}"
     if not stdin.isatty():
-        printer.line(f"Refusing to change {tot} rows of {where} without confirmation: pass --yes "
+        printer.line(f"Refusing to change {rows(tot)} of {where} without confirmation: pass --yes "
                      f"(stdin is not a terminal).", error=True)
         return False
-    print(f"Restore {tot} rows of {where} to before run {plan.record.run_id}? [y/N] ", end="",
+    print(f"Restore {rows(tot)} of {where} to before run {plan.record.run_id}? [y/N] ", end="",
           file=printer.out, flush=True)
     try:
         answer = stdin.readline()
@@ -150,8 +151,6 @@ async def _restore(args: argparse.Namespace, record: RunRecord, printer: Printer
         printer.line(line)
     printer.line()
     if plan.is_empty:
-        if not plan.nothing:
-            printer.line("Nothing to restore: the target already holds the rows from before the run.")
         return EXIT_OK
     if getattr(args, "dry_run", False):
         tot = plan.totals()

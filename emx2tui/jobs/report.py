@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from emx2tui.jobs.backup import write_atomic
 from emx2tui.jobs.plan import INSERT, UPDATE, Plan, row_keys
+
+def rows(n: int, word: str = "row") -> str:
+    """'1 row', '3 rows'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
 
 MAX_ROWS = 50  # rows listed per table and action in the readable plan
 
@@ -103,13 +109,13 @@ def plan_details(plan: Plan) -> list[str]:
 def write_plan_out(plan: Plan, folder: str | Path) -> tuple[Path, Path]:
     """Write `import.zip` (exactly what an apply sends) and `plan.txt` into `folder`."""
     out = Path(folder).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     zip_path = out / "import.zip"
     text_path = out / "plan.txt"
-    zip_path.write_bytes(plan.build_zip())
+    # the catalogue's rows: readable by the owner only, as the backups are
+    write_atomic(zip_path, plan.build_zip())
     body = format_plan(plan) + plan_details(plan)
     if not plan.atomic:
         body += ["", "Transport csv: the apply sends these tables one by one over the CSV API; "
                      "import.zip shows the same rows as one import."]
-    text_path.write_text("\n".join(body) + "\n", encoding="utf-8")
+    write_atomic(text_path, ("\n".join(body) + "\n").encode("utf-8"))
     return zip_path, text_path

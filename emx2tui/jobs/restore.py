@@ -84,6 +84,9 @@ def _short(text: str, n: int = 40) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
+ALREADY_RESTORED = "Nothing to restore: the target already holds the rows from before the run."
+
+
 @dataclass
 class RestoreTable:
     """Per table of the run: the keys the restore inserts again, reverts and deletes."""
@@ -156,8 +159,8 @@ class RestorePlan:
         lines = [f"Restore of run {r.run_id} ({r.strategy}, {r.started_local()}, {r.outcome})",
                  f"  target: {self.schema} on {r.target.url}",
                  f"  backup: {r.backup or '-'}"]
-        if self.nothing:
-            return lines + ["", f"  {self.nothing}"]
+        if self.is_empty:
+            return lines + ["", f"  {self.nothing or ALREADY_RESTORED}"]
         width = max([len(t.table) for t in self.tables] + [5])
         head = f"  {'table':<{width}}  {'insert':>6}  {'revert':>6}  {'delete':>6}"
         lines += ["", head, "  " + "-" * (len(head) - 2)]
@@ -406,7 +409,7 @@ async def apply_restore(plan: RestorePlan, emit: Emit = ignore, *, force: bool =
     secrets = plan.connection.secrets
     if plan.is_empty:
         result.ok = True
-        summary = plan.nothing or "Nothing to restore: the target already holds the rows from before the run."
+        summary = plan.nothing or ALREADY_RESTORED
         emit(RunFinished(True, summary=summary))
         return result
     if plan.needs_force and not force:

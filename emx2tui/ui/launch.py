@@ -119,11 +119,15 @@ def demo_names() -> dict[str, str]:
 
 def demo_main(args: Namespace) -> int:
     from emx2tui.emx2.client import Connection
+    from emx2tui.jobs.backup import session_data_dir
     from emx2tui.sandbox.server import start_sandbox
 
     names = demo_names()
     print("Starting the sandbox with the demo data…", file=sys.stderr)
-    with start_sandbox(port=getattr(args, "port", 0) or 0, demo=True, admin_password="admin") as sandbox:
+    # The demo's runs are journalled and backed up in a folder of the session's own: the sandbox
+    # and its data end with the app, and the user's history stays free of them.
+    with session_data_dir(), \
+            start_sandbox(port=getattr(args, "port", 0) or 0, demo=True, admin_password="admin") as sandbox:
         server = Connection(sandbox.url, username="admin", password="admin")
         app = build_app(server, server, source_schema=names["source"],
                         target_schema=names["target"], strategy=DEMO_STRATEGY)

@@ -54,7 +54,7 @@ class HelpModal(ModalScreen[None]):
                 "change, confirm the deletes, and watch each step run. Every run is journalled "
                 "and can be restored from the history. ctrl+p opens the command palette; keys "
                 "can be remapped by id in the [keys] table of the config file.",
-                id="help-intro")
+                id="help-intro", markup=False)
             with VerticalScroll(id="help-body"):
                 for title, bindings in self.sections:
                     yield Label(title, classes="help-section")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -46,6 +46,8 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
                 tooltip="Filter and pick the target schema"),
         Binding("j", "focus_strategy", "Strategy", id="focus-strategy", show=False,
                 tooltip="Pick the job strategy"),
+        Binding("escape", "leave_filter", "Leave filter", id="leave-filter", show=False,
+                tooltip="Clear the schema filter, or leave it"),
     ]
 
     def __init__(self) -> None:
@@ -157,6 +159,11 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
 
     def action_focus_target(self) -> None:
         self.target_pane.query_one(".schema-filter", Input).focus()
+
+    def action_leave_filter(self) -> None:
+        for pane in (self.source_pane, self.target_pane):
+            if pane.leave_filter():
+                return
 
     def action_focus_strategy(self) -> None:
         self.query_one("#strategies").focus()

@@ -195,16 +195,40 @@ class SchemaPane(ReportsWorkerErrors, Vertical):
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         options = self.query_one(OptionList)
-        if options.option_count == 1:
-            self.choose_schema(options.get_option_at_index(0).id)
-        elif options.option_count:
+        shown = [options.get_option_at_index(i).id for i in range(options.option_count)]
+        needle = event.value.strip().lower()
+        exact = [s for s in shown if s and s.lower() == needle]
+        if len(shown) == 1 or len(exact) == 1:
+            chosen = shown[0] if len(shown) == 1 else exact[0]
+            if chosen != self.schema:
+                self.choose_schema(chosen)
+            # picked: leave the filter, so the screen's keys work again
+            self.query_one(DataTable).focus()
+        elif shown:
+            options.highlighted = options.highlighted or 0
             options.focus()
+            self.show_message(f"{len(shown)} schemas match: pick one with ↑/↓ and Enter.")
+        else:
+            self.show_message(f"No schema matches {event.value.strip()!r}.", error=True)
+
+    def leave_filter(self) -> bool:
+        """Escape in the filter box: clear it, or, when empty, go to the schema list."""
+        box = self.query_one(".schema-filter", Input)
+        if not box.has_focus:
+            return False
+        if box.value:
+            box.value = ""
+        else:
+            self.query_one(OptionList).focus()
+        return True
 
     @on(OptionList.OptionSelected, ".schema-list")
     def _schema_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         if event.option.id and event.option.id != self.schema:
             self.choose_schema(event.option.id)
+        self.show_message("")
+        self.query_one(DataTable).focus()
 
     @on(OptionList.OptionHighlighted, ".schema-list")
     def _schema_highlighted(self, event: OptionList.OptionHighlighted) -> None:
