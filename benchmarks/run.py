@@ -40,7 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 STRATEGY = "CohortStagingToDataCatalogue"
-SOURCE, TARGET, ONTOLOGIES = "cohortStaging", "catalogue", "CatalogueOntologies"
+SOURCE, TARGET, ONTOLOGIES = "NORTHSTAR", "catalogue", "CatalogueOntologies"  # the demo set's names
 # demo generator scale per size: catalogue rows S ~ 11 000, M ~ 100 000, L ~ 990 000
 SIZES = {"S": 42, "M": 500, "L": 5000}
 PASSWORD = "admin"

@@ -10,7 +10,7 @@ from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.sandbox.demo import DEMO, demo_schemas, write_demo
 
-ORDER = ["CatalogueOntologies", "catalogue", "cohortStaging", "emptyStaging"]
+ORDER = ["CatalogueOntologies", "catalogue", "NORTHSTAR", "RIVERSIDE"]
 
 
 class DemoSet:
@@ -102,8 +102,8 @@ def test_names_and_order(demo):
     assert DEMO["catalogue"] == "catalogue"
     assert set(DEMO["cohorts"]) == {"NORTHSTAR", "RIVERSIDE", "HIGHLANDS"}
     assert DEMO["network"] == "EUROCHILD"
-    assert DEMO["staging"] == "cohortStaging" and DEMO["staging_cohort"] == "NORTHSTAR"
-    assert DEMO["empty_staging"] == "emptyStaging" and DEMO["empty_staging_cohort"] == "RIVERSIDE"
+    assert DEMO["staging"] == "NORTHSTAR" and DEMO["staging_cohort"] == "NORTHSTAR"
+    assert DEMO["empty_staging"] == "RIVERSIDE" and DEMO["empty_staging_cohort"] == "RIVERSIDE"
 
 
 def test_every_file_is_a_table_with_the_model_header(demo):
@@ -114,12 +114,12 @@ def test_every_file_is_a_table_with_the_model_header(demo):
         assert demo.rows[(schema, table)], f"{schema}/{table}.csv has no rows"
     # Subclass rows sit in their own files; there is no Resources.csv or Agents-only mix-up.
     assert ("catalogue", "Resources") not in demo.rows
-    assert ("cohortStaging", "Resources") not in demo.rows
+    assert ("NORTHSTAR", "Resources") not in demo.rows
 
 
 def test_models_carry_version_profiles_and_inheritance(demo):
     cat = demo.models["catalogue"]
-    stg = demo.models["cohortStaging"]
+    stg = demo.models["NORTHSTAR"]
     assert cat.version() == stg.version() == "9.0.0"
     assert cat.profiles() == ["DataCatalogueFlat"]
     assert stg.profiles() == ["CohortsStaging"]
@@ -175,7 +175,7 @@ def test_every_reference_resolves(demo):
 
 def test_checker_finds_broken_references():
     schemas = demo_schemas()
-    files = dict(schemas)["cohortStaging"]
+    files = dict(schemas)["NORTHSTAR"]
     text = files["Variable mappings.csv"]
     files["Variable mappings.csv"] = text.replace(",EUROCHILD,core,sex,", ",EUROCHILD,core,sexx,", 1)
     broken = reference_problems(DemoSet(schemas))
@@ -199,7 +199,7 @@ def test_required_columns_are_filled(demo):
 
 def test_staging_model_is_a_column_subset_of_the_catalogue(demo):
     cat = demo.models["catalogue"]
-    stg = demo.models["cohortStaging"]
+    stg = demo.models["NORTHSTAR"]
     for table in stg.tables.values():
         assert table.name in cat.tables, table.name
         if table.name == "Profiles":  # one column per profile tag: differs on purpose
@@ -220,7 +220,7 @@ def test_staging_model_is_a_column_subset_of_the_catalogue(demo):
         assert not cols & {c.name for c in stg.tables[table].columns}
     for table in ("Networks", "Catalogues", "Linkages", "Resource mappings", "Reused variables", "Endpoint"):
         assert table in cat.tables and table not in stg.tables
-    assert set(demo.models["emptyStaging"].tables) == set(stg.tables)
+    assert set(demo.models["RIVERSIDE"].tables) == set(stg.tables)
 
 
 def test_catalogue_content(demo):
@@ -252,25 +252,25 @@ def test_catalogue_content(demo):
 
 
 def test_empty_staging_holds_only_the_required_collection_columns(demo):
-    files = demo.files["emptyStaging"]
+    files = demo.files["RIVERSIDE"]
     assert set(files) == {"molgenis.csv", "Collections.csv"}
-    (row,) = demo.rows[("emptyStaging", "Collections")]
+    (row,) = demo.rows[("RIVERSIDE", "Collections")]
     assert {k for k, v in row.items() if v} == {"id", "name", "type"}
     assert row["id"] == "RIVERSIDE" and row["type"] == "Cohort study"
-    (staged,) = demo.rows[("cohortStaging", "Collections")]
+    (staged,) = demo.rows[("NORTHSTAR", "Collections")]
     assert staged["id"] == "NORTHSTAR"
 
 
 def _diff(demo: DemoSet, table: str) -> tuple[int, int, int]:
     """(inserts, updates, deletes) turning catalogue NORTHSTAR into staging NORTHSTAR, on staging columns."""
-    stg = demo.models["cohortStaging"]
+    stg = demo.models["NORTHSTAR"]
     header = stg.csv_columns(table)
     keys = stg.key_columns(table)
     scope = "source" if table.endswith("mappings") else ("id" if table == "Collections" else "resource")
     before = {tuple(r[k] for k in keys): tuple(r.get(h, "") for h in header)
               for r in demo.table_rows("catalogue", table) if r[scope] == "NORTHSTAR"}
     after = {tuple(r[k] for k in keys): tuple(r.get(h, "") for h in header)
-             for r in demo.table_rows("cohortStaging", table)}
+             for r in demo.table_rows("NORTHSTAR", table)}
     inserts = len(after.keys() - before.keys())
     deletes = len(before.keys() - after.keys())
     updates = sum(1 for k in after.keys() & before.keys() if after[k] != before[k])
@@ -278,7 +278,7 @@ def _diff(demo: DemoSet, table: str) -> tuple[int, int, int]:
 
 
 def test_staging_northstar_differs_in_the_planned_ways(demo):
-    stg = demo.models["cohortStaging"]
+    stg = demo.models["NORTHSTAR"]
     expected = {
         "Variables": (3, 3, 2),
         "Variable values": (3, 0, 3),
@@ -290,13 +290,13 @@ def test_staging_northstar_differs_in_the_planned_ways(demo):
             continue
         got = _diff(demo, table)
         assert got == expected.get(table, (0, 0, 0)), (table, got)
-    changed = {r["name"]: r for r in demo.rows[("cohortStaging", "Variables")]}
+    changed = {r["name"]: r for r in demo.rows[("NORTHSTAR", "Variables")]}
     assert changed["parity"]["label"].endswith("(revised)")
     assert changed["screen_time_weekday"]["since version"] == "2.0"
     assert "hh_income" not in changed
     # every mapping target of the staging area exists in the catalogue
     targets = {(r["resource"], r["table"], r["name"]) for r in demo.rows[("catalogue", "Variables")]}
-    for m in demo.rows[("cohortStaging", "Variable mappings")]:
+    for m in demo.rows[("NORTHSTAR", "Variable mappings")]:
         assert (m["target"], m["target table"], m["target variable"]) in targets
 
 
@@ -322,7 +322,7 @@ def test_scale_grows_rows_proportionally():
     assert 7 <= ratio <= 13, ratio
     assert len(big.rows[("catalogue", "Collections")]) == 30
     # The staging area is one cohort whatever the scale.
-    assert big.count("cohortStaging") == small.count("cohortStaging")
+    assert big.count("NORTHSTAR") == small.count("NORTHSTAR")
     assert reference_problems(big) == []
 
 
@@ -330,7 +330,7 @@ def test_large_scale_grows_variables_and_keeps_staging_small():
     ds = DemoSet(demo_schemas(scale=40))
     assert len(ds.rows[("catalogue", "Collections")]) == 50
     assert reference_problems(ds) == []
-    share = ds.count("cohortStaging") / ds.count("catalogue")
+    share = ds.count("NORTHSTAR") / ds.count("catalogue")
     assert share < 0.03, share
     small = DemoSet(demo_schemas())
     per_cohort = Counter(r["resource"] for r in ds.rows[("catalogue", "Variables")])

@@ -7,9 +7,9 @@ The set, in load order:
 2. ``catalogue``: a compact version of the 9.0.0 DataCatalogueFlat model holding the cohorts
    NORTHSTAR, RIVERSIDE and HIGHLANDS, the network EUROCHILD (with harmonised tables the
    cohorts are mapped onto) and the catalogue CHILDCAT.
-3. ``cohortStaging``: the CohortsStaging model holding a newer release of NORTHSTAR (some
+3. ``NORTHSTAR``: the CohortsStaging model holding a newer release of NORTHSTAR (some
    variables changed, removed or added, one new contact, one changed subpopulation).
-4. ``emptyStaging``: the CohortsStaging model holding only the Collections row of RIVERSIDE.
+4. ``RIVERSIDE``: the CohortsStaging model holding only the Collections row of RIVERSIDE.
 
 The models are written here, in code: the same table names, keys, references (composite keys,
 ``refLink``, cross-schema references), inheritance and marker tables (``Version``, ``Profiles``)
@@ -36,8 +36,8 @@ MODEL_VERSION = "9.0.0"
 
 ONTOLOGY_SCHEMA = "CatalogueOntologies"
 CATALOGUE_SCHEMA = "catalogue"
-STAGING_SCHEMA = "cohortStaging"
-EMPTY_STAGING_SCHEMA = "emptyStaging"
+STAGING_SCHEMA = "NORTHSTAR"
+EMPTY_STAGING_SCHEMA = "RIVERSIDE"
 
 DEMO: dict[str, object] = {
     "ontologies": ONTOLOGY_SCHEMA,

@@ -104,17 +104,9 @@ def tui_main(args: Namespace) -> int:
 
 def demo_names() -> dict[str, str]:
     """The demo's source and target schema names, from the demo generator."""
-    names = {"source": "cohortStaging", "target": "catalogue"}
-    try:
-        from emx2tui.sandbox.demo import DEMO
-    except ImportError:
-        return names
-    for key, default in (("staging", "source"), ("cohortStaging", "source"),
-                         ("catalogue", "target")):
-        value = DEMO.get(key) if isinstance(DEMO, Mapping) else None
-        if isinstance(value, str) and value:
-            names[default] = value
-    return names
+    from emx2tui.sandbox.demo import DEMO
+
+    return {"source": str(DEMO["staging"]), "target": str(DEMO["catalogue"])}
 
 
 def demo_main(args: Namespace) -> int:
