@@ -60,7 +60,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
                 tooltip="Stop the run (asks first, and says what state the target is in)"),
         Binding("R", "restore", "Restore", id="restore-run", key_display="shift+r",
                 tooltip="Put the target back as it was before this run, from its backup"),
-        Binding("h", "history", "History", id="run-history", show=False,
+        Binding("h", "history", "History", id="run-history",
                 tooltip="Past runs, their outcomes and restore"),
         Binding("escape", "close", "Close", id="run-close",
                 tooltip="Back to the schemas (once the run has ended)"),
