@@ -380,6 +380,23 @@ async def test_history_without_runs_says_so():
         assert isinstance(app.screen, MainScreen)
 
 
+async def test_restore_with_source_and_target_on_one_server_uses_the_runs_schema():
+    # two connections to one server: the first that matches the run's URL is the source's,
+    # pointed at the staging schema; the restore must go to the schema the run wrote to
+    restorer = FakeRestorer()
+    app = fake_app(source=FakeConnection("http://target.test", schema="cohortStaging"),
+                   target=FakeConnection("http://target.test", schema="catalogue"),
+                   restorer=restorer)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        journal_record()
+        await settle(pilot)
+        app.restore_run("20260101-120000-cafe")
+        await wait_until(pilot, lambda: isinstance(app.screen, RestoreModal))
+        assert app.screen.plan.connection.schema == "catalogue"
+        assert not any("failed" in (n.title or "") for n in app._notifications)
+
+
+
 async def test_restore_needs_a_connection_to_the_target():
     app = fake_app(target=FakeConnection("http://elsewhere.test"),
                    source=FakeConnection("http://elsewhere2.test"), restorer=FakeRestorer())
@@ -449,6 +466,22 @@ async def test_saved_server_asks_for_its_password():
         app.screen.query_one("#source-server", Select).value = "saved:cat"
         await settle(pilot)
         assert app.screen.source_pane.schemas == ["catalogue", "cohortStaging", "emptyStaging"]
+
+
+async def test_both_panes_on_one_saved_server_ask_once():
+    app = fake_app(source=None, target=None, config=_saved_config(), source_schema=None,
+                   target_schema=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, SecretModal))
+        main = app.main_screen
+        assert main.source_pane.initial_server == main.target_pane.initial_server == "saved:staging"
+        await pilot.press(*"pw", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MainScreen)  # one question, not two
+        for pane in (main.source_pane, main.target_pane):
+            assert pane.schemas == ["catalogue", "cohortStaging", "emptyStaging"]
+            assert "Could not" not in str(pane.query_one(".pane-message", Static).content)
+
 
 
 async def test_saved_job_is_saved_listed_and_previewed(monkeypatch):

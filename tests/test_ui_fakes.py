@@ -341,6 +341,9 @@ class FakeRestorer:
         self.applied: list[tuple[Any, bool]] = []
 
     async def plan_restore(self, record: Any, connection: Any) -> FakeRestorePlan:
+        if connection.schema and connection.schema != record.target.schema:  # as the engine checks
+            raise RuntimeError(f"Run {record.run_id} wrote to schema '{record.target.schema}', "
+                               f"not '{connection.schema}'.")
         return FakeRestorePlan(record, connection, record.target.schema, list(self.conflicts),
                                self.empty)
 

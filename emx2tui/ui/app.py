@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from emx2tui.config import Config, ConfigError, ConnectionConfig, config_path, save_config
-from emx2tui.ui.connect import Server, command_line_servers, saved_servers
+from emx2tui.ui.connect import Server, command_line_servers, saved_servers, with_schema
 from emx2tui.ui.screens.main import MainScreen
 from emx2tui.ui.text import describe_error
 
@@ -99,6 +99,7 @@ class Emx2App(App[None]):
         self._journal = journal
         self._restorer = restorer
         self.session_secrets: dict[str, str] = {}
+        self._secret_questions: dict[str, asyncio.Future[str | None]] = {}
         self.given_servers = command_line_servers(source, target)
         self.servers: list[Server] = self.given_servers + saved_servers(self.config)
         self.source_server, self.target_server = self._initial_servers()
@@ -178,11 +179,23 @@ class Emx2App(App[None]):
         secret = self.session_secrets.get(conn.name) or conn.resolve_secret()
         if secret:
             return secret
-        hint = (f"Set ${conn.secret_env} to skip this question." if conn.secret_env else "")
-        secret = await self.push_screen_wait(SecretModal(conn.label, conn.secret_kind or
-                                                         "password", hint))
-        if secret:
-            self.session_secrets[conn.name] = secret
+        # Both panes may need the same connection's secret at once: one question, one answer
+        # (or one refusal) for both.
+        asked = self._secret_questions.get(conn.name)
+        if asked is not None:
+            return await asyncio.shield(asked)
+        asked = asyncio.get_running_loop().create_future()
+        self._secret_questions[conn.name] = asked
+        secret = None
+        try:
+            hint = (f"Set ${conn.secret_env} to skip this question." if conn.secret_env else "")
+            secret = await self.push_screen_wait(SecretModal(conn.label, conn.secret_kind or
+                                                             "password", hint))
+            if secret:
+                self.session_secrets[conn.name] = secret
+        finally:
+            del self._secret_questions[conn.name]
+            asked.set_result(secret)
         return secret
 
     async def connect(self, server: Server) -> Any | None:
@@ -263,6 +276,9 @@ class Emx2App(App[None]):
                         "screen (c), then restore again.", title="Restore", severity="error",
                         timeout=10)
             return
+        # the server's credentials, pointed at the schema the run wrote to (the connection that
+        # matched the URL may be the source side's, pointed at the staging schema)
+        connection = with_schema(connection, record.target.schema)
         self.notify(f"Planning the restore of run {record.run_id}…", timeout=3)
         plan = await self.restorer.plan_restore(record, connection)
         force = await self.push_screen_wait(RestoreModal(plan))
