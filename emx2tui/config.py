@@ -30,6 +30,7 @@ Where: `EMX2TUI_CONFIG` when set, else `platformdirs.user_config_path("emx2tui")
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import tomllib
@@ -393,6 +394,13 @@ def import_env(path: str | Path, config: Config) -> EnvImport:
     if not strategy:
         result.notes.append("No MG_JOB_STRATEGY in the file: no job was saved.")
         return result
+    from emx2tui.jobs.strategy import StrategyError, load_strategy
+
+    try:
+        strategy = load_strategy(strategy).name  # old upper-case names become today's
+    except StrategyError as exc:
+        result.notes.append(f"MG_JOB_STRATEGY: {exc} No job was saved.")
+        return result
     if sides["source"] is None or sides["target"] is None:
         result.notes.append("The file names only one server: no job was saved.")
         return result
@@ -409,9 +417,15 @@ def import_env(path: str | Path, config: Config) -> EnvImport:
     for source_schema, target_schema in pairs:
         suffix = target_schema if len(targets) > 1 else (source_schema if len(sources) > 1 else "")
         base = f"{strategy}-{suffix}" if suffix else strategy
-        name = config.unique_name(base, "jobs")
-        config.jobs[name] = SavedJob(name=name, strategy=strategy, source=sides["source"].name,
-                                     target=sides["target"].name, source_schema=source_schema,
-                                     target_schema=target_schema, resource_id=resource)
-        result.jobs.append(name)
+        job = SavedJob(name=base, strategy=strategy, source=sides["source"].name,
+                       target=sides["target"].name, source_schema=source_schema,
+                       target_schema=target_schema, resource_id=resource)
+        same = next((j for j in config.jobs.values()
+                     if dataclasses.replace(j, name=base) == job), None)
+        if same is not None:  # imported before
+            result.notes.append(f"Job {same.name} is already saved.")
+            continue
+        job.name = config.unique_name(base, "jobs")
+        config.jobs[job.name] = job
+        result.jobs.append(job.name)
     return result

@@ -113,8 +113,16 @@ def test_cli_import_env(tmp_path, capsys):
     config = load_config()
     assert len(config.connections) == 2 and len(config.jobs) == 2
     assert stat.S_IMODE(os.stat(config.path).st_mode) == 0o600
-    # Importing again reuses the connections.
+    # Importing again reuses the connections and adds no job twice.
     assert main(["--import-env", str(env)]) == 0
-    assert len(load_config().connections) == 2
+    assert len(load_config().connections) == 2 and len(load_config().jobs) == 2
+    assert "already saved" in capsys.readouterr().out
+    # An unknown strategy saves no job, and says why.
+    bogus = tmp_path / "bogus.env"
+    bogus.write_text(ENV.replace("= CohortStagingToDataCatalogue", "= BogusStrategy"))
+    config = Config()
+    added = import_env(bogus, config)
+    assert not added.jobs and not config.jobs
+    assert any("MG_JOB_STRATEGY" in n and "No job was saved" in n for n in added.notes)
     missing = tmp_path / "nope.env"
     assert main(["--import-env", str(missing)]) == 2

@@ -514,6 +514,27 @@ async def test_saved_job_is_saved_listed_and_previewed(monkeypatch):
         assert app.screen.source == "cohortStaging"
 
 
+async def test_saved_job_in_another_spelling_runs_and_an_unknown_strategy_is_refused(monkeypatch):
+    monkeypatch.setenv("TEST_STAGING_PW", "from-env")
+    config = _saved_config(jobs={
+        "old": SavedJob("old", "cohort-staging-to-data-catalogue", "staging", "cat",
+                        "cohortStaging", "catalogue"),
+        "bogus": SavedJob("bogus", "BogusStrategy", "staging", "cat", "cohortStaging",
+                          "catalogue")})
+    app = fake_app(source=None, target=None, config=config)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(pilot)
+        main = app.screen
+        main.open_job(config.jobs["bogus"])
+        await settle(pilot)
+        assert app.screen is main and main.pending_job is None
+        assert any("BogusStrategy" in n.message and "not known" in n.message
+                   for n in app._notifications)
+        main.open_job(config.jobs["old"])
+        await wait_until(pilot, lambda: isinstance(app.screen, PreviewScreen))
+        assert app.screen.strategy.name == "CohortStagingToDataCatalogue"
+
+
 async def test_saved_jobs_without_jobs_explain_how():
     app = fake_app()
     async with app.run_test(size=SIZE) as pilot:

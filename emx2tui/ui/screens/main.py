@@ -215,7 +215,11 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
 
     def open_job(self, job: "SavedJob", *, preview: bool = True) -> None:
         """Point both panes and the picker at a saved job, then preview it once loaded."""
-        self.picker.select(job.strategy)
+        if not self.picker.select(job.strategy):
+            self.notify(f"Saved job {job.name} names the strategy '{job.strategy}', which is not "
+                        f"known here. Known: {', '.join(self.picker.strategies)}.",
+                        title="Saved job", severity="error", timeout=10)
+            return
         self.picker.set_resource_id(job.resource_id)
         self.pending_job = job if preview else None
         self.source_pane.open(f"saved:{job.source}", job.source_schema)

@@ -103,10 +103,23 @@ class StrategyPicker(Horizontal):
     def set_resource_id(self, value: str | None) -> None:
         self.query_one("#resource-id", Input).value = value or ""
 
-    def select(self, name: str) -> None:
-        names = list(self.strategies)
-        if name in self.strategies:
-            self.query_one(OptionList).highlighted = names.index(name)
+    def find(self, name: str) -> str | None:
+        """The strategy's name for `name` in any spelling or alias; None when none has it."""
+        from emx2tui.jobs.strategy import name_key
+
+        wanted = name_key(name)
+        for s in self.strategies.values():
+            if wanted in {name_key(s.name), *(name_key(a) for a in getattr(s, "aliases", []))}:
+                return s.name
+        return None
+
+    def select(self, name: str) -> bool:
+        """Highlight strategy `name` (any spelling); False when there is no such strategy."""
+        found = self.find(name)
+        if found is None:
+            return False
+        self.query_one(OptionList).highlighted = list(self.strategies).index(found)
+        return True
 
     def update_fit(self, source_model: Any, target_model: Any, source_where: str = "source",
                    target_where: str = "target") -> None:
