@@ -14,6 +14,7 @@ Heavy modules (textual, the sandbox) are imported only when the command needs th
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -87,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                              description="The run journal: every run that wrote (or tried to write) "
                                          "to a target, newest first. With RUN, that run in detail.")
     history.add_argument("run", nargs="?", metavar="RUN", help="a run id (or a unique prefix of one)")
-    history.add_argument("--limit", type=int, metavar="N", help="show the newest N runs only")
+    history.add_argument("--limit", type=positive_int, metavar="N", help="show the newest N runs only")
     history.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     restore = sub.add_parser("restore", help="bring a target back to its rows before a run",
@@ -121,6 +122,25 @@ def build_parser() -> argparse.ArgumentParser:
                             "http500, hang, drop, slow or expire-token, with options nth, times, "
                             "path, method, message, seconds; e.g. http500:nth=3,path=/api/zip")
     return parser
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush finds no broken pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
+        silence_stdout()
+        return 141
     parser.print_help()
     return 2
 

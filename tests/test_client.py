@@ -193,3 +193,9 @@ def test_addresses_that_cannot_be_servers_are_named():
     assert url_problem("http://127.0.0.1:8080") is None
     assert "http://" in url_problem("ftp://data.example.org")
     assert url_problem("https://htp:/x y") is not None
+    # a password the parser does not see as one (a / # ? in it) is never echoed
+    for secret in ("Pa/ssW0rd", "Pa#ssW0rd", "Pa?ssW0rd"):
+        problem = url_problem(f"http://admin:{secret}@127.0.0.1:18500")
+        assert problem and secret not in problem and "admin" not in problem
+        assert "***@127.0.0.1:18500" in problem and "percent-encoded" in problem
+    assert "not a valid address" in url_problem("http://[::1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import os
 import subprocess
 import sys
@@ -235,3 +236,24 @@ def test_demo_without_defaults_names_the_flags():
     code, out, err = cli(["run", "SharedStaging", "--demo", "--dry-run"])
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "--source-schema and --target-schema" in err and "CohortStagingToDataCatalogue" in err
+
+
+def test_a_closed_output_pipe_neither_stops_nor_mislabels_a_run(tmp_path):
+    # `emx2tui run ... | head`: the reader goes away before the run has printed anything
+    env = {**os.environ, "EMX2TUI_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "emx2tui", "run", "CohortStagingToDataCatalogue",
+                             "--demo", "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, env=env, text=True)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0, err
+    assert "Traceback" not in err and "Broken pipe" not in err
+    outcomes = [json.loads(p.read_text())["outcome"] for p in (tmp_path / "journal").glob("*.json")]
+    assert outcomes == ["ok"]
+    for command in (["strategies"], ["history"]):  # listings stop quietly
+        proc = subprocess.Popen([sys.executable, "-m", "emx2tui", *command], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=env, text=True)
+        proc.stdout.close()
+        err = proc.stderr.read()
+        proc.wait(timeout=60)
+        assert "Traceback" not in err, command

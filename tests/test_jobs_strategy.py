@@ -50,6 +50,48 @@ def test_malformed_files_are_refused():
         parse_strategy("name = [")
 
 
+GOOD = ("name = 'Mine'\nflow = 'A'\n[resource]\ntable = 'Collections'\n"
+        "[source]\nprofile = 'a'\nversions = '*'\n[target]\nprofile = 'b'\nversions = '*'\n"
+        "[[sync]]\ntable = 'T'\n")
+
+
+@pytest.mark.parametrize("bad, words", [
+    ("aliases = 5\n", "'aliases' must be a list of strings"),
+    ("columns = 5\n", "'columns' must be a table"),
+    ("resource = 'Collections'\n", None),  # a second [resource]: not valid TOML
+    ("name = 1\n", None),                   # twice: not valid TOML either
+])
+def test_wrongly_typed_files_are_refused_in_words(bad, words):
+    with pytest.raises(StrategyError) as err:
+        parse_strategy(bad + GOOD, "mine.toml")
+    assert "mine.toml" in str(err.value)
+    if words:
+        assert words in str(err.value)
+
+
+@pytest.mark.parametrize("replace, words", [
+    (("name = 'Mine'", "name = 1"), "'name' must be a string"),
+    (("[resource]\ntable = 'Collections'", "resource = 'Collections'"), "'resource' must be a table"),
+    (("[resource]\ntable = 'Collections'", "[resource]\nside = 'nowhere'"), "side must be"),
+    (("[[sync]]\ntable = 'T'", "[[sync]]\ntable = 7"), "table must be a table's name"),
+    (("[[sync]]\ntable = 'T'", "[[sync]]\ntable = 'T'\nblank_outside = 3"), "wrong type"),
+])
+def test_wrong_values_are_named(replace, words):
+    assert parse_strategy(GOOD).name == "Mine"
+    with pytest.raises(StrategyError) as err:
+        parse_strategy(GOOD.replace(*replace), "mine.toml")
+    assert words in str(err.value)
+
+
+def test_a_strategy_file_that_is_not_utf8_is_refused(tmp_path):
+    from emx2tui.jobs.strategy import load_strategy_file
+
+    path = tmp_path / "latin.toml"
+    path.write_bytes("name = 'Caf\xe9'\n".encode("latin-1"))
+    with pytest.raises(StrategyError, match="not UTF-8"):
+        load_strategy_file(path)
+
+
 FOLDERS = {"FillStaging": ("catalogue", "cohort-staging"),
            "CohortStagingToDataCatalogue": ("cohort-staging", "catalogue")}
 

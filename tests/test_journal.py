@@ -117,12 +117,22 @@ def test_cancelled_and_list_order_limit_and_prefix():
     assert journal.get_run(ids[0][:-1]).run_id == ids[0] or len({i[:-1] for i in ids}) < 3
     with pytest.raises(journal.UnknownRun):
         journal.get_run("20000101-000000-0000")
+    with pytest.raises(journal.UnknownRun, match="is the start of 3 runs"):
+        journal.get_run(ids[0][:2])
 
 
 def test_unreadable_records_are_skipped_in_listings():
     failed_run()
     (journal.journal_dir() / "20000101-000000-abcd.json").write_text("{not json")
+    (journal.journal_dir() / "20000101-000000-abce.json").write_text("[]")
+    (journal.journal_dir() / "20000101-000000-abcf.json").write_text(
+        '{"run_id": "x", "kind": "run", "strategy": "s", "target": {"url": "u"}, "tables": "x"}')
     assert len(journal.list_runs()) == 1
+    for run_id in ("20000101-000000-abce", "20000101-000000-abcf"):
+        with pytest.raises(journal.JournalError):
+            journal.get_run(run_id)
+    code, out, err = main(["history"])
+    assert code == 0 and "Traceback" not in err
 
 
 # ----------------------------------------------------------------------------- history command

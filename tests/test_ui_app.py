@@ -6,9 +6,11 @@ import asyncio
 import os
 import stat
 
-from textual.widgets import DataTable, Input, OptionList, Select, Static
+from textual.widgets import DataTable, Input, OptionList, ProgressBar, Select, Static
 from test_ui_fakes import (STRATEGIES, BrokenJob, FakeConnection, FakeRestorer, FakeStrategy,
-                           ManyRowsJob, fake_app, journal_record)
+                           ManyRowsJob, ScriptedJob, fake_app, journal_record)
+
+from emx2tui.jobs.events import ServerTask, StepFinished, StepLog, StepStarted
 from uiwait import settle, wait_until
 
 from emx2tui.config import Config, ConnectionConfig, SavedJob, load_config
@@ -396,7 +398,6 @@ async def test_restore_with_source_and_target_on_one_server_uses_the_runs_schema
         assert not any("failed" in (n.title or "") for n in app._notifications)
 
 
-
 async def test_restore_needs_a_connection_to_the_target():
     app = fake_app(target=FakeConnection("http://elsewhere.test"),
                    source=FakeConnection("http://elsewhere2.test"), restorer=FakeRestorer())
@@ -481,7 +482,6 @@ async def test_both_panes_on_one_saved_server_ask_once():
         for pane in (main.source_pane, main.target_pane):
             assert pane.schemas == ["catalogue", "cohortStaging", "emptyStaging"]
             assert "Could not" not in str(pane.query_one(".pane-message", Static).content)
-
 
 
 async def test_saved_job_is_saved_listed_and_previewed(monkeypatch):
@@ -677,6 +677,99 @@ async def test_cancelled_run_is_not_called_a_failure():
         await wait_until(pilot, lambda: not run.running)
         titles = [n.title for n in app._notifications]
         assert "Run cancelled" in titles and "Run failed" not in titles
+
+
+BACKUP_THEN_UPLOAD = [StepStarted("backup", unit="bytes"), 0,
+                      StepFinished("backup", "done", "1,024 bytes"), "check",
+                      StepStarted("upload"), StepLog("upload", "Sending 4 upserts as one import"),
+                      ServerTask("upload", "RUNNING", "Import zip"), 1,
+                      StepFinished("upload", "done", "4 rows written")]
+
+
+async def scripted_run(pilot, script) -> RunScreen:
+    pilot.app.job_factory = lambda s, src, tgt, resource_id=None: ScriptedJob(
+        s, src, tgt, resource_id, deletes=False, script=script)
+    await preview(pilot)
+    await pilot.press("r")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunScreen))
+    return pilot.app.screen
+
+
+def dialog_text(app) -> str:
+    return str(app.screen.query_one(".dialog-body", Static).render())
+
+
+async def test_cancel_question_follows_the_run_and_a_late_cancel_is_told():
+    app = fake_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        run = await scripted_run(pilot, BACKUP_THEN_UPLOAD)
+        await wait_until(pilot, lambda: "backup" in run.running_steps)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "being backed up" in dialog_text(app)
+        run.job.gates[0].set()  # the backup ends and the import leaves while the question is open
+        await wait_until(pilot, lambda: "import has been sent" in dialog_text(app))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: run.job.cancelled)
+        run.job.gates[1].set()
+        await wait_until(pilot, lambda: not run.running)
+        summary = str(run.query_one("#summary-text", Static).content)
+        assert "Finished" in summary and "cancel came too late" in summary
+        titles = [n.title for n in app._notifications]
+        assert "The cancel came too late" in titles and "Finished" not in titles
+        assert run.sub_title == "finished"
+
+
+async def test_open_cancel_question_says_when_the_run_has_ended():
+    app = fake_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        run = await scripted_run(pilot, BACKUP_THEN_UPLOAD)
+        await wait_until(pilot, lambda: "backup" in run.running_steps)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        run.job.gates[0].set()
+        run.job.gates[1].set()
+        await wait_until(pilot, lambda: not run.running)
+        await wait_until(pilot, lambda: "nothing left to cancel" in dialog_text(app))
+        await pilot.press("y")
+        await pilot.pause()
+        assert not run.job.cancelled
+        assert "nothing was cancelled" in " ".join(n.message for n in app._notifications)
+
+
+async def test_cancel_during_backup_ends_every_pane_and_says_cancelled():
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        run = await scripted_run(pilot, BACKUP_THEN_UPLOAD)
+        await wait_until(pilot, lambda: "backup" in run.running_steps)
+        await pilot.press("x")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        await pilot.press("y")
+        await wait_until(pilot, lambda: run.job.cancelled)
+        run.job.gates[0].set()
+        await wait_until(pilot, lambda: not run.running)
+        await pilot.pause()
+        assert run.sub_title == "cancelled"
+        upload = run.query_one("#step-upload", StepPane)
+        assert upload.status == "cancelled"
+        assert upload.query_one(ProgressBar).total is not None  # the bar stopped
+        assert "Cancelled" in str(run.query_one("#summary-text", Static).content)
+        assert all(p.status not in ("pending", "running")
+                   for p in run.query(StepPane).results(StepPane))
+
+
+async def test_nothing_to_write_ends_backup_and_upload_as_not_needed():
+    script = [StepLog("upload", "Nothing to write: the target already holds these rows")]
+    app = fake_app()
+    async with app.run_test(size=SIZE) as pilot:
+        run = await scripted_run(pilot, script)
+        await wait_until(pilot, lambda: not run.running)
+        await pilot.pause()
+        for step in ("backup", "upload"):
+            pane = run.query_one(f"#step-{step}", StepPane)
+            assert pane.status == "skipped" and "not needed" in pane.summary
+            assert pane.query_one(ProgressBar).total is not None
+        assert run.sub_title == "finished"
 
 
 async def test_resource_hint_follows_the_strategy():

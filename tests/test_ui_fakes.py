@@ -286,6 +286,36 @@ class ManyRowsJob(FakeJob):
         return FakeResult(True, None, {}, None, 1.0)
 
 
+class ScriptedJob(FakeJob):
+    """Apply emits `script` in order, whatever order that is: an Event is emitted, an int waits
+    until the test sets gates[int], and "check" ends the run as cancelled if a cancel came (as
+    the engine checks between its steps, never while the server runs the import)."""
+
+    def __init__(self, *args: Any, script: list[Any] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.script = list(script)
+        self.gates = [threading.Event() for _ in range(4)]
+
+    async def apply(self, plan: FakePlan, emit: Any) -> FakeResult:
+        for item in self.script:
+            if isinstance(item, int):
+                while not self.gates[item].is_set():
+                    await asyncio.sleep(0.01)
+            elif item == "check":
+                if self.cancelled:
+                    emit(RunFinished(False, error="cancelled before anything was written"))
+                    return FakeResult(False, "/backups/catalogue.zip", {},
+                                      "cancelled before anything was written", 0.3,
+                                      run_id="20260101-120000-abcd", cancelled=True)
+            else:
+                emit(item)
+        counts = {"Contacts": {"inserted": 3, "updated": 1, "deleted": 0}}
+        emit(RunFinished(True, summary="ok", backup="/backups/catalogue.zip", counts=counts,
+                         target_state="changed"))
+        return FakeResult(True, "/backups/catalogue.zip", counts, None, 0.5,
+                          run_id="20260101-120000-abcd", target_state="changed")
+
+
 # ------------------------------------------------------------------ journal and restore
 def journal_record(run_id: str = "20260101-120000-cafe", outcome: str = "ok",
                    error: str | None = None) -> Any:

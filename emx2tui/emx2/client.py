@@ -111,17 +111,31 @@ def split_user_info(url: str) -> tuple[str, str | None, str | None]:
     return clean, unquote(user) or None, unquote(password) or None
 
 
+def masked_url(url: str) -> str:
+    """`url` with anything before an `@` of its address part masked: user info may hold a password,
+    also one that the URL parser does not recognise as such (with `/`, `#` or `?` in it)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        scheme, rest = "", url
+    if "@" not in rest:
+        return url
+    return f"{scheme}{sep}***@{rest.rsplit('@', 1)[1]}"
+
+
 def url_problem(url: str) -> str | None:
-    """Why `url` cannot be a server address, or None when it can."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        return f"'{url}' is not a web address: it must start with http:// or https://"
-    if not parts.hostname or any(ch.isspace() for ch in url):
-        return f"'{url}' is not a server address: expected e.g. https://data.example.org"
+    """Why `url` cannot be a server address, or None when it can. The URL is quoted masked."""
+    shown = masked_url(url)
     try:
+        parts = urlsplit(url)
         parts.port
-    except ValueError:
-        return f"'{url}' has an invalid port"
+    except ValueError as exc:
+        hint = (" (write special characters of a user name or password percent-encoded, e.g. "
+                "%2F for /)" if "@" in url else "")
+        return f"'{shown}' is not a valid address: {exc}{hint}"
+    if parts.scheme not in ("http", "https"):
+        return f"'{shown}' is not a web address: it must start with http:// or https://"
+    if not parts.hostname or any(ch.isspace() for ch in url):
+        return f"'{shown}' is not a server address: expected e.g. https://data.example.org"
     return None
 
 

@@ -54,7 +54,21 @@ class Printer:
 
     def line(self, text: str = "", *, error: bool = False) -> None:
         stream = self.err if error else self.out
-        print(scrub(text, self.secrets), file=stream, flush=True)
+        try:
+            print(scrub(text, self.secrets), file=stream, flush=True)
+        except (BrokenPipeError, ValueError):
+            # The reader went away (`| head`) or the stream was closed: output is lost, but a
+            # run must never stop or be misreported for it; it goes on and is journalled.
+            devnull = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 (lives as long as the run)
+            if stream is sys.stdout or stream is sys.stderr:
+                try:
+                    os.dup2(devnull.fileno(), stream.fileno())
+                except (OSError, ValueError):
+                    pass
+            if error:
+                self.err = devnull
+            else:
+                self.out = devnull
 
     def __call__(self, event: Event) -> None:
         q = self.quiet
@@ -123,13 +137,12 @@ def connections_from(args: argparse.Namespace, side: str) -> list[Connection]:
     if len(urls) != len(schemas_or_none):
         raise UsageError(f"{len(urls)} {side} URLs for {len(schemas_or_none)} {side} schemas: give one "
                          f"URL, or one per schema.")
-    conns = [Connection(u, s, token=token, username=username, password=password)
-             for u, s in zip(urls, schemas_or_none)]
-    for conn in conns:
-        problem = url_problem(conn.url)
+    for url in urls:
+        problem = url_problem(url)
         if problem:
             raise UsageError(f"--{side}-url: {problem}.")
-    return conns
+    return [Connection(u, s, token=token, username=username, password=password)
+            for u, s in zip(urls, schemas_or_none)]
 
 
 def connection_from(args: argparse.Namespace, side: str) -> Connection:

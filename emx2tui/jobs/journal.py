@@ -185,7 +185,7 @@ class RunRecord:
             skip = {"target", "source", "tables"}
             rest = {k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k not in skip}
             return cls(target=target, source=source, tables=tables, **rest)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError) as exc:
             raise JournalError(f"journal record {data.get('run_id', '?')} is not readable: {exc}") from None
 
 
@@ -220,9 +220,12 @@ def get_run(run_id: str) -> RunRecord:
     path = record_path(run_id) if run_id else None
     if path is None or not path.exists():
         matches = [p for p in _record_files() if run_id and p.stem.startswith(run_id)]
+        if len(matches) > 1:
+            shown = ", ".join(p.stem for p in matches[:5]) + (", …" if len(matches) > 5 else "")
+            raise UnknownRun(f"'{run_id}' is the start of {len(matches)} runs ({shown}): give more "
+                             f"of the run id; see `emx2tui history`.")
         if len(matches) != 1:
-            hint = " (more than one run starts with that)" if len(matches) > 1 else ""
-            raise UnknownRun(f"No run '{run_id}' in the journal at {journal_dir()}{hint}; "
+            raise UnknownRun(f"No run '{run_id}' in the journal at {journal_dir()}; "
                              f"see `emx2tui history`.")
         path = matches[0]
     return _load(path)
@@ -233,6 +236,9 @@ def _load(path: Path) -> RunRecord:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise JournalError(f"cannot read the journal record {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise JournalError(f"the journal record {path} is not a run record (it holds a "
+                           f"{type(data).__name__}, not an object)")
     return RunRecord.from_json(data)
 
 

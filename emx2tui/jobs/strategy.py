@@ -244,6 +244,9 @@ def _table_specs(items: list, where: str) -> list[TableSpec]:
     for i, item in enumerate(items or []):
         if not isinstance(item, dict) or not item.get("table"):
             raise StrategyError(f"{where}: entry {i + 1} needs a 'table'")
+        if not isinstance(item["table"], str):
+            raise StrategyError(f"{where}: entry {i + 1}: table must be a table's name, not "
+                                f"{item['table']!r}")
         out.append(TableSpec(table=item["table"], filter=item.get("filter") or None,
                              own_class_only=bool(item.get("own_class_only", False)),
                              blank_outside=tuple(item.get("blank_outside") or ()),
@@ -260,12 +263,42 @@ def _model_spec(data: dict | None, where: str) -> ModelSpec:
     return spec
 
 
+# The type each top-level key of a strategy file must have (the README documents the format).
+_KEY_TYPES: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"), "title": (str, "a string"), "version": (str, "a string"),
+    "flow": (str, "a string"), "description": (str, "a string"), "transport": (str, "a string"),
+    "aliases": (list, "a list of strings"), "steps": (list, "a list of step names"),
+    "resource": (dict, "a table ([resource])"), "source": (dict, "a table ([source])"),
+    "target": (dict, "a table ([target])"), "columns": (dict, "a table ([columns])"),
+    "keep": (dict, "a table ([keep])"), "gdpr": (dict, "a table ([gdpr])"),
+    "sync": (list, "an array of tables ([[sync]])"), "delete": (list, "an array of tables ([[delete]])"),
+    "models": (list, "an array of tables ([[models]])"),
+}
+
+
 def parse_strategy(text: str, path: str | None = None) -> Strategy:
     where = path or "strategy file"
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise StrategyError(f"{where}: not valid TOML ({exc})") from exc
+    for key, (kind, words) in _KEY_TYPES.items():
+        if key in data and not isinstance(data[key], kind):
+            raise StrategyError(f"{where}: '{key}' must be {words}, not {data[key]!r}")
+    for key in ("aliases", "steps"):
+        if any(not isinstance(v, str) for v in data.get(key) or []):
+            raise StrategyError(f"{where}: '{key}' must be a list of strings")
+    for key in ("sync", "delete", "models"):
+        if any(not isinstance(v, dict) for v in data.get(key) or []):
+            raise StrategyError(f"{where}: every '{key}' entry must be a table ([[{key}]])")
+    try:
+        return _parse_strategy(data, where, path)
+    except (TypeError, AttributeError, ValueError, KeyError) as exc:
+        raise StrategyError(f"{where}: a value has the wrong type or form ({exc}); compare it with "
+                            "the format in the README or a built-in strategy") from None
+
+
+def _parse_strategy(data: dict, where: str, path: str | None) -> Strategy:
     for key in ("name", "flow", "sync"):
         if key not in data:
             raise StrategyError(f"{where}: '{key}' is missing")
@@ -301,6 +334,15 @@ def parse_strategy(text: str, path: str | None = None) -> Strategy:
     transport = str(data.get("transport") or "zip")
     if transport not in ("zip", "csv"):
         raise StrategyError(f"{where}: transport must be 'zip' or 'csv', not '{transport}'")
+    if res.get("side", "source") not in ("source", "target", "none"):
+        raise StrategyError(f"{where} [resource]: side must be 'source', 'target' or 'none', "
+                            f"not {res.get('side')!r}")
+    for key in ("table", "column", "must_exist_in"):
+        if key in res and not isinstance(res[key], str):
+            raise StrategyError(f"{where} [resource]: {key} must be a string, not {res[key]!r}")
+    if gdpr is not None and not all(isinstance(v, str) for v in (gdpr.table, gdpr.consent_column,
+                                                                 gdpr.email_column)):
+        raise StrategyError(f"{where} [gdpr]: table, consent_column and email_column must be strings")
     on_missing = res.get("on_missing", "error")
     if on_missing not in ("error", "skip"):
         raise StrategyError(f"{where} [resource]: on_missing must be 'error' or 'skip'")
@@ -359,6 +401,8 @@ def load_strategy_file(path: str | Path) -> Strategy:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise StrategyError(f"Cannot read strategy file {p}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise StrategyError(f"Strategy file {p} is not UTF-8 text") from None
     return parse_strategy(text, str(p))
 
 

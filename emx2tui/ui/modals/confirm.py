@@ -42,6 +42,12 @@ class ConfirmModal(ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#cancel", Button).focus()
 
+    def set_body(self, body: str | Text) -> None:
+        """Change the text while the question is open (the state it describes moved on)."""
+        self.body = body
+        if self.is_mounted:
+            self.query_one(".dialog-body", Static).update(body)
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         self.dismiss(event.button.id == "confirm")

@@ -18,8 +18,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
-from emx2tui.jobs.events import Event, RunFinished, ServerTask, StepProgress, StepStarted
+from emx2tui.jobs.events import (Event, RunFinished, ServerTask, StepFinished, StepLog,
+                                 StepProgress, StepStarted)
 from emx2tui.ui.messages import EventRelay, JobEvent
+from emx2tui.ui.modals.confirm import ConfirmModal
 from emx2tui.ui.text import FLOW_NAMES, attr, count, duration, plural, short_path, step_names
 from emx2tui.ui.widgets.step_pane import StepPane
 from emx2tui.ui.workers import ReportsWorkerErrors
@@ -86,7 +88,11 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.started = 0.0
         self.ended_ok: bool | None = None
         self.upload_started = False
-        self.import_sent = False
+        self.import_sent = False  # the write left for the server: cancelling cannot call it back
+        self.upload_ended = False
+        self.running_steps: set[str] = set()
+        self.cancel_requested = False
+        self.cancel_modal: ConfirmModal | None = None
         self.pending: dict[tuple[str, str | None], StepProgress] = {}
         self.events_seen = 0
 
@@ -181,15 +187,31 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         step = getattr(event, "step", None)
         if not step:
             return
-        if step == "upload" and isinstance(event, StepStarted):
-            self.upload_started = True
-        if isinstance(event, ServerTask):
-            self.import_sent = True
+        self._track(step, event)
         pane = self.pane(step)
         if pane.is_mounted and pane.children:
             pane.apply(event)
         else:
             self.call_after_refresh(pane.apply, event)
+        self._refresh_cancel_text()
+
+    def _track(self, step: str, event: Event) -> None:
+        """Follow where the run is, for what cancelling would mean now."""
+        if isinstance(event, StepStarted):
+            self.running_steps.add(step)
+        elif isinstance(event, StepFinished):
+            self.running_steps.discard(step)
+        if step != "upload":
+            return
+        if isinstance(event, StepStarted):
+            self.upload_started = True
+        elif isinstance(event, StepFinished):
+            self.upload_ended = True
+        elif isinstance(event, (ServerTask, StepProgress)):
+            self.import_sent = True
+        elif isinstance(event, StepLog) and event.message.startswith(("Sending", "Writing")):
+            # The engine logs this line just before the import (or the first table) leaves.
+            self.import_sent = True
 
     def _flush(self) -> None:
         """Draw the newest progress of each step and table."""
@@ -223,10 +245,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         error = attr(result, "error") or attr(self.finished_event, "error")
         backup = attr(result, "backup_path") or attr(self.finished_event, "backup")
         counts = attr(result, "counts") or attr(self.finished_event, "counts") or {}
-        self._settle_panes(ok)
+        cancelled = bool(attr(result, "cancelled"))
+        self._settle_panes(ok, cancelled=cancelled)
         text = Text()
         what = "restore" if self.kind == "restore" else "run"
-        cancelled = bool(attr(result, "cancelled"))
         state = attr(result, "target_state") or attr(self.finished_event, "target_state")
         if cancelled:
             text.append("⊘ Cancelled", style="bold yellow")
@@ -242,12 +264,17 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
                             f"updated, {count(totals['deleted'])} deleted in {self.target}.")
             else:
                 text.append(f"{self.target} already held these rows; nothing was written.")
+            if self.cancel_requested:
+                text.append("\nThe cancel came too late: ", style="bold yellow")
+                text.append(f"the {what} had already sent its write, so it ran to the end.")
         else:
             text.append(f"✖ The {what} failed", style="bold red")
             text.append(f" after {duration(elapsed)}: ")
             text.append(str(error or "unknown error"), style="bold")
             text.append("\n")
             text.append(self._target_state_after_failure(bool(backup), state))
+            if self.cancel_requested:
+                text.append(f"\nThe {what} ended before the cancel took effect.", style="dim")
         if ok and self.kind == "run":
             self._describe_deletes()
         if backup:
@@ -257,6 +284,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         if run_id:
             text.append(f"\nJournalled as run {run_id}", style="dim")
         self._show_summary(text, counts, ok, cancelled=cancelled, state=state)
+        self._refresh_cancel_text()
 
     def _target_state_after_failure(self, has_backup: bool, state: str | None = None) -> str:
         """What a failed or cancelled run did to the target, as the engine reported it."""
@@ -294,9 +322,13 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         if self.kind == "run" and attr(self.result, "run_id"):
             keys += " · shift+r: restore"
         summary.border_subtitle = keys
-        self.sub_title = "finished" if ok else "failed"
+        self.sub_title = "finished" if ok else "cancelled" if cancelled else "failed"
         self.refresh_bindings()
-        if ok:
+        if ok and self.cancel_requested:
+            self.notify(f"The write had already been sent, so the {self.kind} finished: "
+                        f"{self.target} was changed.",
+                        title="The cancel came too late", severity="warning")
+        elif ok:
             self.notify(f"{self.target} is up to date." if self.kind == "run"
                         else f"{self.target} is restored.", title="Finished")
         elif cancelled:
@@ -307,10 +339,17 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self.notify("See the summary for the reason.",
                         title=f"{what_title(self.kind)} failed", severity="error")
 
-    def _settle_panes(self, ok: bool) -> None:
+    def _settle_panes(self, ok: bool, *, cancelled: bool = False) -> None:
+        """End every pane: those still running with the run, those never started as not run."""
         for pane in self.query(StepPane).results(StepPane):
             if pane.status == "running":
-                pane.finish("done" if ok else "failed", pane.summary)
+                status = "done" if ok else "cancelled" if cancelled else "failed"
+                pane.finish(status, pane.summary)
+            elif pane.status == "pending":
+                reason = ("not needed: nothing to write" if ok else
+                          "not run: the run was cancelled" if cancelled else
+                          "not run: an earlier step failed")
+                pane.finish("cancelled" if cancelled else "skipped", reason)
 
     def show_failure(self, worker: Worker, reason: str) -> None:
         """Called by the app's single worker-error handler."""
@@ -329,6 +368,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         text.append("\n")
         text.append(self._target_state_after_failure(False))
         self._show_summary(text, {}, False)
+        self._refresh_cancel_text()
 
     # ---------------------------------------------------------------- actions
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -346,38 +386,72 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.refresh_bindings()
 
     def target_state(self) -> str:
-        """What cancelling now means for the target, in plain words."""
+        """What cancelling now means for the target, in plain words, as far as the run's events
+        tell."""
+        what = "restore" if self.kind == "restore" else "run"
+        if not self.running:
+            return f"The {what} has ended ({self.sub_title}): there is nothing left to cancel."
+        if self.upload_ended:
+            return (f"The upload has ended; the {what} is finishing. Cancelling changes nothing "
+                    "now.")
         if self.import_sent:
             if attr(self.plan, "atomic", True):
                 return (f"The import has been sent to {self.target} and the server is running it "
                         "as one transaction: it will end with all of it or none of it. "
-                        "Cancelling stops waiting for it.")
-            return (f"The upload to {self.target} is under way table by table: tables already "
-                    "sent stay written. Restore from the backup afterwards if needed.")
+                        "Cancelling cannot call it back; the outcome will say which.")
+            return (f"The upload to {self.target} is under way table by table: cancelling stops "
+                    "it before the next table, and tables already sent stay written. Restore "
+                    "from the backup afterwards if needed.")
         if self.upload_started:
-            return (f"The upload is about to be sent. Cancelling now stops it before anything is "
-                    f"written; {self.target} stays as it was.")
+            return (f"The upload is about to be sent. If the cancel comes first, nothing is "
+                    f"written and {self.target} stays as it was; if the upload has left already, "
+                    "the server applies it. The outcome will say which.")
+        if "backup" in self.running_steps:
+            return (f"{self.target} is being backed up; nothing has been written to it yet. "
+                    f"Cancelling stops the {what} once the backup is read, before anything is "
+                    f"written: {self.target} stays as it was.")
         return f"Nothing has been written to {self.target} yet; it stays as it was."
 
-    def action_cancel_run(self) -> None:
-        from emx2tui.ui.modals.confirm import ConfirmModal
+    def _refresh_cancel_text(self) -> None:
+        """Keep an open cancel question in step with the run."""
+        modal = self.cancel_modal
+        if modal is None:
+            return
+        text = self.target_state()
+        if str(modal.body) != text:
+            modal.set_body(Text(text))
 
+    def action_cancel_run(self) -> None:
         if not self.running:
             self.notify("The run has already ended.", timeout=2)
             return
-        body = Text(self.target_state())
-        self.app.push_screen(
-            ConfirmModal("Cancel the run?", body, confirm="Cancel the run",
-                         cancel="Keep running", id="cancel-run-modal"),
-            callback=self._cancel_answered)
+        self.cancel_modal = ConfirmModal("Cancel the run?", Text(self.target_state()),
+                                         confirm="Cancel the run", cancel="Keep running",
+                                         id="cancel-run-modal")
+        self.app.push_screen(self.cancel_modal, callback=self._cancel_answered)
 
     def _cancel_answered(self, yes: bool | None) -> None:
-        if not yes or not self.running:
+        self.cancel_modal = None
+        if not yes:
+            return
+        if not self.running:
+            self.notify(f"The {self.kind} had already ended; nothing was cancelled.",
+                        severity="warning")
             return
         cancel = getattr(self.job, "cancel", None)
         if callable(cancel):
             cancel()
-        self.notify(self.target_state(), title="Cancelling the run…", severity="warning")
+        self.cancel_requested = True
+        if self.import_sent or self.upload_ended:
+            body = ("The write has already been sent; the server finishes it. The summary will "
+                    f"say what it did to {self.target}.")
+        elif self.upload_started:
+            body = ("If the upload has not left yet, nothing is written; if it has, the server "
+                    f"finishes it. The summary will say what happened to {self.target}.")
+        else:
+            body = (f"The {self.kind} stops before it writes anything; {self.target} stays as it "
+                    "was. The summary will confirm it.")
+        self.notify(body, title="Cancelling…", severity="warning")
 
     def action_restore(self) -> None:
         run_id = attr(self.result, "run_id")
