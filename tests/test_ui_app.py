@@ -219,6 +219,24 @@ async def test_preview_shows_plan_tables_and_row_diffs():
         assert "Rows to delete" in str(rows.border_title)
 
 
+async def test_preview_lists_only_the_tables_with_rows_to_delete():
+    from test_ui_fakes import FakeJob, FakeTablePlan
+
+    class CheckedMore(FakeJob):
+        async def plan(self, emit):
+            plan = await super().plan(emit)
+            plan.delete += [FakeTablePlan(name, "resource = NORTHSTAR", 0, deletes=0)
+                            for name in ("Contacts", "Collections", "Publications")]
+            return plan
+
+    app = fake_app(job_class=CheckedMore)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await preview(pilot)
+        delete = screen.query_one("#delete-tables", DataTable)
+        assert cells(delete) == [["Subpopulations", "2"]]
+        assert str(delete.border_subtitle) == "1 table · 2 rows · 3 with none not listed"
+
+
 async def test_broken_references_refuse_the_run():
     app = fake_app(job_kwargs={"broken": ("Contacts.resource NORTHSTAR: not in Resources",)})
     async with app.run_test(size=SIZE) as pilot:

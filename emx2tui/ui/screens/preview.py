@@ -194,17 +194,21 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         sync.border_subtitle = f"{plural(n_sync, 'table')} · {plural(plan.total_sync_rows, 'row')}"
         delete = self.query_one("#delete-tables", DataTable)
         delete.clear()
-        for t in plan.delete:
-            delete.add_row(*_cells(t.table, _deletes(t), quiet=not _deletes(t)), key=t.table)
+        # Only the tables the run deletes from; those checked and found empty are counted.
+        deleting = [t for t in plan.delete if _deletes(t)]
+        for t in deleting:
+            delete.add_row(*_cells(t.table, _deletes(t)), key=t.table)
+        none = len(plan.delete) - len(deleting)
         delete.border_subtitle = (f"{plural(n_del, 'table')} · "
-                                  f"{plural(plan.total_delete_rows, 'row')}")
+                                  f"{plural(plan.total_delete_rows, 'row')}"
+                                  + (f" · {none} with none not listed" if none else ""))
         delete.display = bool(plan.delete) or attr(self.strategy, "flow") == "B"
         if plan.sync:
             sync.focus()
             self.show_rows("sync", plan.sync[0].table)
-        elif plan.delete:
+        elif deleting:
             delete.focus()
-            self.show_rows("delete", plan.delete[0].table)
+            self.show_rows("delete", deleting[0].table)
         else:
             self.query_one("#plan-rows", DataTable).border_title = "Nothing to sync"
 
