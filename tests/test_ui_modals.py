@@ -198,6 +198,8 @@ async def test_connection_form_saves_the_secret_when_ticked():
         modal.query_one("#form-auth", Select).value = "token"
         await pilot.pause()
         assert not modal.query_one("#form-username", Input).display
+        assert modal.query_one("#form-env", Input).placeholder == "e.g. MG_TARGET_TOKEN"
+        assert "Token" in str(modal.query_one("#form-secret-label", Label).content)
         modal.query_one("#form-secret", Input).value = "tok-secret"
         modal.query_one("#form-save-secret", Checkbox).value = True
         await pilot.click("#save")
@@ -322,7 +324,13 @@ async def test_help_lists_keys_after_remapping_and_closes():
         received = await _open(pilot, HelpModal(sections, {"preview": "f5"}))
         table = pilot.app.screen.query_one(".help-table", Static).content
         assert table.row_count == 1
-        assert [c._cells for c in table.columns] == [["f5"], ["Plan the job"]]
+        assert [c._cells for c in table.columns] == [["f5"], ["Plan the job"], ["preview"]]
+        titles = [str(s.render()) for s in pilot.app.screen.query(".help-section")]
+        assert titles[0] == "Somewhere"
+        assert {"Connection form", "Rows of a table", "Restore dialog"} <= set(titles)
+        ids = " ".join(str(c._cells) for t in pilot.app.screen.query(".help-table")
+                       for c in t.content.columns)
+        assert "form-save" in ids and "rows-next" in ids and "restore-cancel" in ids
         await pilot.press("escape")
         await pilot.pause()
         assert received == [None]

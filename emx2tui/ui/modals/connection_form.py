@@ -53,8 +53,8 @@ class ConnectionForm(ModalScreen["tuple[ConnectionConfig, str | None] | None"]):
                 yield Label("Username", classes="field-label -password")
                 yield Input(c.username or "" if c else "", id="form-username",
                             classes="-password")
-                yield Label("Password or token (leave empty to be asked, or to read it from the "
-                            "variable below)", classes="field-label -secret")
+                yield Label("Password (leave empty to be asked, or to read it from the "
+                            "variable below)", classes="field-label -secret", id="form-secret-label")
                 yield Input(password=True, id="form-secret", classes="-secret",
                             placeholder="not saved unless ticked below")
                 yield Label("Environment variable holding it", classes="field-label -secret")
@@ -80,6 +80,11 @@ class ConnectionForm(ModalScreen["tuple[ConnectionConfig, str | None] | None"]):
             w.display = auth == "password"
         for w in self.query(".-secret"):
             w.display = auth in ("password", "token")
+        secret = "Token" if auth == "token" else "Password"
+        self.query_one("#form-secret-label", Label).update(
+            f"{secret} (leave empty to be asked, or to read it from the variable below)")
+        self.query_one("#form-env", Input).placeholder = (
+            "e.g. MG_TARGET_TOKEN" if auth == "token" else "e.g. MG_TARGET_PASSWORD")
 
     def status(self, text: str, *, error: bool = False) -> None:
         box = self.query_one("#form-status", Static)
