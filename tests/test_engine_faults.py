@@ -204,6 +204,27 @@ def test_dropped_import_answer_is_checked_and_reported_as_applied(fresh):
     assert not rplan.is_empty
 
 
+def test_gateway_timeout_on_the_import_asks_the_server_and_reports_it_applied(fresh):
+    # a proxy in front of the server answers 504 while the server takes the import on
+    from emx2tui.jobs import journal
+    from emx2tui.jobs.restore import apply_restore, plan_restore
+
+    j = job(fresh)
+    plan = asyncio.run(j.plan())
+    before = snapshot(fresh)
+    fault = fresh.faults.add("gateway", path="/api/zip", method="POST")
+    result = asyncio.run(j.apply(plan))
+    assert fault.fired == 1 and not result.ok and "HTTP 504" in result.error
+    assert snapshot(fresh) != before
+    assert result.target_state == "changed"
+    record = journal.get_run(result.run_id)
+    assert record.outcome == "applied"
+    rplan = asyncio.run(plan_restore(record, conn(fresh, None)))
+    assert not rplan.is_empty
+    restored = asyncio.run(apply_restore(rplan, lambda e: None))
+    assert restored.ok and snapshot(fresh) == before
+
+
 def test_lost_task_polling_asks_the_server_again(fresh):
     from emx2tui.jobs import journal
 

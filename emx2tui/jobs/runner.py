@@ -247,7 +247,10 @@ class Job:
         if isinstance(exc, TaskFailed) and str(exc.task.get("status") or "").upper() in ("ERROR",
                                                                                         "CANCELLED"):
             return UNCHANGED  # the server ran the import and rolled it back
-        if ctx.task_id is None and not isinstance(exc, ConnectionFailed) \
+        # A gateway's error (502/503/504: a proxy gave up waiting) says nothing of whether the
+        # server behind it took the import: ask, as after a dropped connection.
+        gateway = isinstance(exc, ServerError) and exc.status in (502, 503, 504)
+        if ctx.task_id is None and not isinstance(exc, ConnectionFailed) and not gateway \
                 and not ("task id" in str(exc) and isinstance(exc, ServerError)):
             return UNCHANGED  # the server answered the import with an error: it refused it
         ctx.log(step, "The connection failed after the import was sent; asking the server what "

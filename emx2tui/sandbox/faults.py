@@ -11,6 +11,8 @@ Python (`handle.faults.add(kind, ...)` on a running `start_sandbox` handle). Kin
 | `http500`      | the `nth` matching request is answered `500` with the error envelope          |
 | `hang`         | the `nth` matching request gets no answer for `seconds` (or until the client gives up) |
 | `drop`         | the `nth` matching response is cut off halfway and the connection closed     |
+| `gateway`      | the `nth` matching request is served, but its answer is replaced with `504    |
+|                | Gateway Time-out` (a proxy in front of the server gave up waiting)            |
 | `slow`         | every matching response is delayed by `seconds`                               |
 | `expire-token` | at the `nth` matching request every token issued so far expires               |
 
@@ -34,8 +36,8 @@ from urllib.parse import unquote
 
 from emx2tui.sandbox.errors import SandboxError
 
-KINDS = ("task-error", "http500", "hang", "drop", "slow", "expire-token")
-REQUEST_KINDS = ("http500", "hang", "drop", "slow", "expire-token")
+KINDS = ("task-error", "http500", "hang", "drop", "gateway", "slow", "expire-token")
+REQUEST_KINDS = ("http500", "hang", "drop", "gateway", "slow", "expire-token")
 
 
 @dataclass
@@ -182,6 +184,10 @@ class Faults:
             if any(f.kind == "drop" for f in firing):
                 await app(scope, receive, _cut_off(send))
                 return
+            if any(f.kind == "gateway" for f in firing):
+                await app(scope, receive, _swallow)  # the server does the work ...
+                await _send_504(send)                 # ... and the proxy answers instead
+                return
             await app(scope, receive, send)
 
         return middleware
@@ -207,6 +213,19 @@ async def _send_500(send, message: str) -> None:
     body = json.dumps({"errors": [{"message": message}]}, indent=2).encode()
     await send({"type": "http.response.start", "status": 500,
                 "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _swallow(message) -> None:
+    """A `send` that drops the server's answer (the `gateway` fault answers in its place)."""
+
+
+async def _send_504(send) -> None:
+    body = (b"<html><head><title>504 Gateway Time-out</title></head><body><center><h1>504 "
+            b"Gateway Time-out</h1></center></body></html>")
+    await send({"type": "http.response.start", "status": 504,
+                "headers": [(b"content-type", b"text/html"),
                             (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
