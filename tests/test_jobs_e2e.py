@@ -245,6 +245,22 @@ def test_failed_flow_b_upload_leaves_target_unchanged(sandbox):
     assert isinstance(events[-1], RunFinished) and not events[-1].ok
 
 
+def test_a_run_that_cannot_be_journalled_is_not_started(sandbox, tmp_path, monkeypatch):
+    job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
+    plan = run(job.plan())
+    before = run(export(sandbox, "catalogue"))
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file where the data folder should be")
+    monkeypatch.setenv("EMX2TUI_DATA_DIR", str(not_a_folder))
+    events, emit = collect()
+    result = run(job.apply(plan, emit))
+    assert not result.ok and result.run_id is None
+    assert "Nothing was changed" in result.error and "EMX2TUI_DATA_DIR" in result.error
+    assert isinstance(events[-1], RunFinished) and not events[-1].ok
+    assert not any(isinstance(e, StepFinished) for e in events)  # no step ran, no backup taken
+    assert run(export(sandbox, "catalogue")) == before
+
+
 def test_plan_outdated_when_target_changes(sandbox):
     job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
     plan = run(job.apply(run(job.plan())))

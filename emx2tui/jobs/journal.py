@@ -337,19 +337,16 @@ def new_record(kind: str, strategy: str, target: Endpoint, tables: dict[str, Tab
     return record
 
 
-def begin_run(job: Any, plan: Plan) -> RunRecord | None:
+def begin_run(job: Any, plan: Plan) -> RunRecord:
     """Journal the start of `Job.apply` (the plan's keys, before anything is written).
 
-    Returns None when the journal cannot be written: a run never fails because of its journal
-    (`end_run` then logs a warning).
+    Raises JournalError when the journal cannot be written: a run that could not be restored
+    afterwards is not started.
     """
-    try:
-        return new_record(
-            "run", plan.strategy, endpoint(job.target, plan.target_schema), tables_from_plan(plan),
-            source=endpoint(job.source, plan.source_schema), flow=plan.flow,
-            resource_id=plan.resource_id, atomic=plan.atomic)
-    except JournalError:
-        return None
+    return new_record(
+        "run", plan.strategy, endpoint(job.target, plan.target_schema), tables_from_plan(plan),
+        source=endpoint(job.source, plan.source_schema), flow=plan.flow,
+        resource_id=plan.resource_id, atomic=plan.atomic)
 
 
 def record_backup(record: RunRecord | None, path: str) -> None:

@@ -155,7 +155,15 @@ class Job:
         self._writing_started = False
         self._backup_plan = plan
         result = RunResult(ok=False)
-        record = journal.begin_run(self, plan)  # journal: the plan's keys, before any write
+        try:
+            record = journal.begin_run(self, plan)  # journal: the plan's keys, before any write
+        except journal.JournalError as exc:
+            result.error = (f"{exc}. Nothing was changed: a run is journalled before it writes, so "
+                            "that it can be restored. Make the data folder writable, or point "
+                            "EMX2TUI_DATA_DIR at one that is.")
+            emit(RunFinished(False, summary="not started; the target was not changed",
+                             error=result.error))
+            return result
         self._record = record
         source_client, target_client = self._clients()
         try:
