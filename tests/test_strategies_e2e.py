@@ -321,7 +321,12 @@ def test_umcg_cohorts_never_publish_a_non_consenting_contact(sb, models_dir):
         col = "source" if table == "Variable mappings" else "resource"
         assert_same_rows([r for r in rows(sb, "UMCG", table) if r[col] == "testCohort"], want, arrays, table)
 
-    # second run: the consenting person withdraws and is the cohort's contact point
+    # second run: the consenting person withdraws and is the cohort's contact point; in UMCG,
+    # a column that only the catalogue has (a subpopulation's contact point) names them too
+    sub = [r for r in rows(sb, "UMCG", "Subpopulations")
+           if r["resource"] == "testCohort" and r["name"] == "newborns"][0]
+    run(_upload(sb, "UMCG", "Subpopulations", [dict(sub, **{
+        "contact point.first name": "Consenting", "contact point.last name": "Person"})]))
     consenting = [r for r in rows(sb, "umcgStaging", "Contacts") if r["first name"] == "Consenting"][0]
     run(_upload(sb, "umcgStaging", "Contacts", [dict(consenting, **{"statement of consent personal data": "false"})]))
     coll = rows(sb, "umcgStaging", "Collections")[0]
@@ -338,6 +343,10 @@ def test_umcg_cohorts_never_publish_a_non_consenting_contact(sb, models_dir):
     assert [r["first name"] for r in got] == ["Pat"]
     row = [r for r in rows(sb, "UMCG", "Collections") if r["id"] == "testCohort"][0]
     assert not row.get("contact point.first name")
+    assert any("Subpopulations.contact point: the target's value emptied" in n for n in plan2.notes)
+    sub = [r for r in rows(sb, "UMCG", "Subpopulations")
+           if r["resource"] == "testCohort" and r["name"] == "newborns"][0]
+    assert not sub.get("contact point.first name") and not sub.get("contact point.last name")
     others_unchanged(before, run(_export(sb, "UMCG")), "testCohort")
 
 

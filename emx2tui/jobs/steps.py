@@ -65,6 +65,7 @@ class JobContext:
     transport: str = "zip"
     notes: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)  # prominent warnings: the plan may do harm
+    gdpr_withheld: set = field(default_factory=set)  # keys of rows the GDPR rule does not publish
     write_sent: bool = False  # the write request left this machine (it may have landed)
     task_id: str | None = None  # the server's id of the import task, once it accepted it
 
@@ -342,6 +343,7 @@ def _apply_gdpr(ctx: JobContext, step: str) -> None:
     if blanked:
         notes.append(f"{g.table}: {g.email_column} emptied on {blanked} rows.")
     gone = set(dropped)
+    ctx.gdpr_withheld = gone
     for name, df in list(ctx.source_frames.items()):
         if name not in ctx.src.tables:
             continue
@@ -465,6 +467,17 @@ async def filter_rows(ctx: JobContext) -> str:
         if keep_cols and len(projected):
             projected, kept = transform.keep_target_values(projected, tgt, keys, keep_cols)
             projected = projected.reindex(columns=[c for c in cols if c in projected.columns])
+            g = ctx.strategy.gdpr
+            if g is not None and ctx.gdpr_withheld:
+                # a kept target value may name a contact whose consent is gone: empty it too, so
+                # that the contact can be deleted (and stays unpublished)
+                projected, emptied = transform.blank_references_to(projected, ctx.tgt, t, g.table,
+                                                                   ctx.gdpr_withheld)
+                for col, n in emptied.items():
+                    note = (f"{t}.{col}: the target's value emptied on {n} rows (it named a contact "
+                            "that is not published).")
+                    ctx.log(step, note)
+                    ctx.notes.append(note)
         file_ids = [c for c in _file_columns(ctx.tgt, t) if c in projected.columns]
         arrays = [c for c, o in owner.items() if o.is_array]
         tgt_projected = tgt.reindex(columns=[c for c in cols if c in tgt.columns]) if len(tgt.columns) else tgt
