@@ -152,6 +152,9 @@ async def test_strategies_that_do_not_fit_are_greyed_out_with_the_reason():
         picker = app.screen.picker
         assert set(picker.unfit) == {"FillStaging"}
         assert "1 of 2 fit" in str(picker.border_title)
+        commands = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert "Strategy: Cohort staging → data catalogue" in commands
+        assert "does not fit: The source schema" in commands["✖ Strategy: Fill a staging area"]
         text = str(app.screen.query_one("#strategy-description", Static).render())
         assert "Does not fit" in text and "expects DataCatalogue" in text
         await pilot.press("p")

@@ -376,11 +376,9 @@ class Emx2App(App[None]):
             yield SystemCommand("Save this job", "Save strategy, source and target as a job",
                                 screen.action_save_job)
             for strategy in self.strategies:
-                yield SystemCommand(
-                    f"Strategy: {getattr(strategy, 'title', None) or strategy.name}",
-                    f"Flow {getattr(strategy, 'flow', '?')} · {strategy.name}",
-                    lambda name=strategy.name: screen.picker.select(name),
-                    discover=False)
+                yield SystemCommand(*screen.picker.palette_entry(strategy),
+                                    lambda name=strategy.name: screen.picker.select(name),
+                                    discover=False)
             for job in self.config.jobs.values():
                 yield SystemCommand(f"Saved job: {job.name}", job.describe(),
                                     lambda job=job: screen.open_job(job), discover=False)

@@ -140,6 +140,16 @@ class StrategyPicker(Horizontal):
         if current is not None:
             self.query_one("#strategy-description", Static).update(self._describe(current))
 
+    def palette_entry(self, strategy: Any) -> tuple[str, str]:
+        """The command palette's title and help for picking `strategy`, marked when it does
+        not fit the chosen schemas."""
+        title = f"Strategy: {attr(strategy, 'title') or strategy.name}"
+        help_text = f"Flow {attr(strategy, 'flow', '?')} · {strategy.name}"
+        reason = self.unfit.get(strategy.name)
+        if reason:
+            return f"✖ {title}", f"{help_text} · does not fit: {reason}"
+        return title, help_text
+
     # -------------------------------------------------------------- rendering
     def _option_prompt(self, strategy: Any) -> Text:
         text = Text()
