@@ -236,6 +236,8 @@ class Store:
         self._meta_changed = False
         self._dirty_out: set[tuple[str, str]] = set()
         self._dirty_in: set[tuple[str, str]] = set()
+        # (schema, root) -> stored key tuples deleted in this transaction; None: any row may be gone
+        self._deleted: dict[tuple[str, str], list[list] | None] = {}
         self._layouts: dict[tuple[str, str, int], ClassLayout] = {}
         self.conn.execute("CREATE TABLE IF NOT EXISTS _mg_schemas (name TEXT PRIMARY KEY, "
                           "description TEXT, model TEXT NOT NULL)")
@@ -378,6 +380,7 @@ class Store:
             self._meta_changed = False
             self._dirty_out.clear()
             self._dirty_in.clear()
+            self._deleted.clear()
             try:
                 yield self
                 self._check_references()
@@ -587,11 +590,19 @@ class Store:
                 col = ref.parts[0].name
                 self.conn.execute(f"CREATE INDEX IF NOT EXISTS {q(phys + '::ref::' + col)} ON "
                                   f"{q(phys)} ({q(col)})")
+            elif len(ref.parts) > 1 and not self._ref_parts_sql(model, root, ref, "s")[0]:
+                # a composite reference of plain columns: the reference check after a delete
+                # looks up the rows naming the deleted keys through it
+                cols = [p.name for p in ref.parts]
+                self.conn.execute(f"CREATE INDEX IF NOT EXISTS "
+                                  f"{q(phys + '::ref::' + '|'.join(cols))} ON {q(phys)} "
+                                  f"({', '.join(q(c) for c in cols)})")
 
     # ------------------------------------------------------------------ layout
     def layout(self, schema: str, table: str) -> ClassLayout:
         k = (schema, table, self.meta_version)
-        cacheable = self._overlay() is None
+        # a transaction that changed no metadata sees the committed model: its layouts hold
+        cacheable = not self._overlay()
         hit = self._layouts.get(k)
         if hit is not None and cacheable:
             return hit
@@ -770,6 +781,9 @@ class Store:
                                    f"{table}. Transaction rolled back.")
             if n:
                 self._dirty_in.add((schema, lay.root))
+                gone = self._deleted.setdefault((schema, lay.root), [])
+                if gone is not None:
+                    gone.extend(params)
             return n
 
     def truncate(self, schema: str, table: str) -> int:
@@ -780,6 +794,7 @@ class Store:
             n = self.conn.total_changes - before
             if n:
                 self._dirty_in.add((schema, lay.root))
+                self._deleted[(schema, lay.root)] = None
             return n
 
     # ------------------------------------------------------------------ reference checks
@@ -828,15 +843,35 @@ class Store:
                 if ref.column.table == name:
                     yield name, ref
 
-    def _find_dangling(self, schema: str, root: str, ref, restrict: str) -> tuple | None:
+    def _find_dangling(self, schema: str, root: str, ref, restrict: str,
+                       gone: list[list] | None = None) -> tuple | None:
+        """The first reference value of `root`'s rows (those `restrict` admits) that names no row.
+
+        With `gone` (the stored keys of the target rows deleted in this transaction), only the
+        rows whose reference names one of those keys are looked at, through the reference
+        column's index: a row that names a key no delete touched cannot have lost its target.
+        """
         model = self.model(schema)
         froms, conds, exprs, parts = self._ref_parts_sql(model, root, ref, "s")
         tl = self.target_layout(schema, ref)
         match = self.ref_match_sql(schema, "s", ref, "t", exprs)
+        params: list[str] = []
+        if gone is not None:
+            narrowed = False
+            for p, e in zip(parts, exprs):
+                if p.target not in tl.key or tl.base.get(p.target, "string") != "string":
+                    continue
+                i = tl.key.index(p.target)
+                values = sorted({k[i] for k in gone if k[i] is not None})
+                conds.append(f"{e} IN (SELECT value FROM json_each(?))")
+                params.append(json.dumps(values))
+                narrowed = True
+            if not narrowed:
+                params = []
         sql = (f"SELECT {', '.join(exprs)} FROM {q(self.phys(schema, root))} s"
                f"{', ' + froms if froms else ''} WHERE {' AND '.join(conds + [restrict]) or '1'} "
                f"AND NOT EXISTS (SELECT 1 FROM {q(tl.phys)} t WHERE {match}) LIMIT 1")
-        return self.conn.execute(sql).fetchone()
+        return self.conn.execute(sql, params).fetchone()
 
     def _check_references(self) -> None:
         if not self._dirty_in and not self._dirty_out:
@@ -855,7 +890,8 @@ class Store:
                             if states[tgt_schema].model.root(ref.target_table).name != troot:
                                 continue
                             bad = self._find_dangling(sschema, t.name, ref,
-                                                      f"(s._tx IS NULL OR s._tx != {self.txid})")
+                                                      f"(s._tx IS NULL OR s._tx != {self.txid})",
+                                                      self._deleted.get((tschema, troot)))
                             if bad:
                                 raise SandboxError("Transaction failed: " + self._still_referenced(
                                     owner_table, ref, bad))
