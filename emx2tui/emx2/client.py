@@ -14,12 +14,21 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+if "httpx" not in sys.modules:
+    # httpx's own command line (httpx._main) pulls in click, rich and pygments, about 40 ms of
+    # start-up this program never uses: its package import falls back to a stub without it
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    try:
+        import httpx
+    finally:
+        del sys.modules["httpx._main"]
 import httpx
 import pandas as pd
 
@@ -169,6 +178,41 @@ def _tls_context() -> Any:
     return httpx.create_ssl_context(verify=True)
 
 
+_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy"}
+
+
+class _LazyTLSTransport(httpx.AsyncBaseTransport):
+    """The verifying HTTPS transport, made on its first request.
+
+    A client of a plain-HTTP server (a sandbox, a server on localhost) mounts this for https://
+    so that it loads the CA bundle only if a redirect ever leads it to HTTPS.
+    """
+
+    def __init__(self) -> None:
+        self._inner: httpx.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = httpx.AsyncHTTPTransport(verify=_tls_context())
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
+
+
+def _transports(url: str) -> dict[str, Any]:
+    """httpx.AsyncClient arguments for the connection pools of a server at `url`."""
+    if url.lower().startswith("http://") and not any(
+            k.lower() in _PROXY_VARIABLES and v for k, v in os.environ.items()):
+        # plain HTTP and no proxy from the environment (which a given transport would ignore);
+        # the default pool serves http:// only (https:// is mounted), so it never makes TLS
+        # connections and needs no CA bundle
+        return {"transport": httpx.AsyncHTTPTransport(verify=False),
+                "mounts": {"https://": _LazyTLSTransport()}}
+    return {"verify": _tls_context()}
+
+
 class Emx2Client:
     """One signed-in conversation with one EMX2 server. Use as `async with Emx2Client(conn) as c`."""
 
@@ -208,9 +252,12 @@ class Emx2Client:
         if self.connection.token and not self.connection.password:
             headers["x-molgenis-token"] = self.connection.token
         kwargs: dict[str, Any] = dict(base_url=self.url, headers=headers, timeout=self.timeout,
-                                      verify=_tls_context(), follow_redirects=True)
+                                      follow_redirects=True)
         if self._transport is not None:
             kwargs["transport"] = self._transport
+            kwargs["verify"] = _tls_context()
+        else:
+            kwargs.update(_transports(self.url))
         self._http = httpx.AsyncClient(**kwargs)
         try:
             if self.connection.username and self.connection.password:
@@ -470,7 +517,7 @@ class Emx2Client:
         return response.content
 
     async def upload_zip(self, schema: str, data: bytes, on_task: TaskCallback | None = None, *,
-                         poll_min: float = 0.05, poll_max: float = 1.0,
+                         poll_min: float = 0.01, poll_max: float = 1.0,
                          timeout: float = 3600.0,
                          on_accepted: Callable[[str], None] | None = None) -> dict:
         """Import a ZIP as one server task and wait for it. Raises TaskFailed when it ends in ERROR.
@@ -506,7 +553,7 @@ class Emx2Client:
                 if str(t.get("status") or "").upper() not in TERMINAL_TASK_STATES]
 
     async def wait_task(self, task_id: str, *, schema: str | None = None,
-                        on_task: TaskCallback | None = None, poll_min: float = 0.05,
+                        on_task: TaskCallback | None = None, poll_min: float = 0.01,
                         poll_max: float = 1.0, timeout: float = 3600.0) -> dict:
         delay = poll_min
         started = time.monotonic()
@@ -531,7 +578,7 @@ class Emx2Client:
                                  f"within {int(timeout)} s (task {task_id}); check the server's task list.",
                                  task=task, schema=schema)
             await asyncio.sleep(delay)
-            delay = min(poll_max, delay * 2)
+            delay = min(poll_max, delay * 1.5)
 
 
 async def gather_bounded(aws: Iterable[Awaitable[T]], limit: int = 4) -> list[T]:

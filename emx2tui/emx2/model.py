@@ -213,6 +213,7 @@ class SchemaModel:
         self.resolver = resolver
         self._key_cache: dict[str, list[Part]] = {}
         self._ref_cache: dict[str, list[Reference]] = {}
+        self._owner_cache: dict[str, dict[str, Column]] = {}
         for t in tables:
             self.add_table(t)
 
@@ -231,6 +232,7 @@ class SchemaModel:
     def _invalidate(self) -> None:
         self._key_cache.clear()
         self._ref_cache.clear()
+        getattr(self, "_owner_cache", {}).clear()
 
     @classmethod
     def from_molgenis_csv(cls, data: str | bytes | list[dict[str, str]], schema: str,
@@ -568,6 +570,9 @@ class SchemaModel:
 
     def csv_column_owner(self, name: str) -> dict[str, Column]:
         """For each CSV column of a table, the model column it belongs to (first owner wins)."""
+        cached = self._owner_cache.get(name)
+        if cached is not None:
+            return dict(cached)
         owner: dict[str, Column] = {}
         for c in self.hierarchy_columns(name):
             if c.is_layout or c.is_refback or c.name.startswith("mg_"):
@@ -581,7 +586,8 @@ class SchemaModel:
                 owner.setdefault(c.name + "_filename", c)
             else:
                 owner.setdefault(c.name, c)
-        return owner
+        self._owner_cache[name] = owner
+        return dict(owner)
 
     # ----------------------------------------------------------------- order
     def dependency_edges(self) -> tuple[dict[str, set[str]], dict[str, set[str]]]:

@@ -158,8 +158,14 @@ def row_keys(df: pd.DataFrame, key_columns: list[str]) -> list[Key]:
         raise ValueError(f"key columns {missing} are missing")
     if not key_columns:
         return [()] * len(df)
-    return list(zip(*([v.strip() if isinstance(v, str) else str(v).strip() for v in df[k].tolist()]
-                      for k in key_columns)))
+    return list(zip(*(_stripped(df[k].tolist()) for k in key_columns)))
+
+
+def _stripped(values: list) -> list[str]:
+    try:
+        return list(map(str.strip, values))  # the common case: every cell a str
+    except TypeError:
+        return [v.strip() if isinstance(v, str) else str(v).strip() for v in values]
 
 
 def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str],
@@ -232,8 +238,9 @@ def digest(df: pd.DataFrame, key_columns: list[str]) -> str:
         return hashlib.sha256(b"empty").hexdigest()
     cols = sorted(c for c in df.columns if not c.startswith("mg_"))
     h = hashlib.sha256(repr(cols).encode("utf-8"))
-    for line in sorted(map(repr, tuples(df, cols))):  # a tuple's repr cannot be ambiguous
-        h.update(line.encode("utf-8"))
+    # a tuple's repr cannot be ambiguous; one update of the sorted lines joined hashes the same
+    # bytes as an update per line
+    h.update("".join(sorted(map(repr, tuples(df, cols)))).encode("utf-8"))
     return h.hexdigest()
 
 
@@ -243,7 +250,8 @@ def build_table_plan(table: str, filter_text: str, source: pd.DataFrame, target:
                      target_digest: str = "", ignore: Iterable[str] = ()) -> tuple[TablePlan, TablePlan | None]:
     """The sync plan of one table and, when `with_deletes`, its delete plan."""
     actions, changes, gone = diff_table(source, target, key_columns, columns, array_columns, ignore)
-    rewritten = {k for k, a in zip(row_keys(source, key_columns), actions) if a == UPDATE}
+    rewritten = ({k for k, a in zip(row_keys(source, key_columns), actions) if a == UPDATE}
+                 if UPDATE in actions else set())
     plan = TablePlan(
         table=table, filter_text=filter_text, rows=len(source),
         inserts=actions.count(INSERT), updates=actions.count(UPDATE),
