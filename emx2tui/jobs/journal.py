@@ -29,6 +29,8 @@ API for the app:
 
 from __future__ import annotations
 
+import asyncio
+
 import getpass
 import json
 import os
@@ -418,19 +420,30 @@ async def _snapshot_after(record: RunRecord, target: Connection,
                           models: dict[str, SchemaModel] | None = None) -> None:
     schema = record.target.schema
     assert schema
+    wanted = {name: (t.key_columns, [tuple(k) for k in t.inserted_keys + t.updated_keys])
+              for name, t in record.tables.items()}
     async with Emx2Client(target, models=models) as client:
-        if client.user is None:
+
+        async def who() -> str | None:
+            if client.user is not None:
+                return client.user
             try:
-                client.user = (await client.session()).get("email") or None
+                return (await client.session()).get("email") or None
             except Emx2Error:
-                client.user = None
+                return None
+
+        async def read() -> ExportRows:
+            model = await client.schema_model(schema, refresh=models is None)
+            # only the rows of these keys (filtered reads), in the layout of an export
+            return ExportRows(await scoped.keyed_entries(client, model, wanted), model)
+
+        # the user is asked while the rows are read
+        user, rows = await asyncio.gather(who(), read(), return_exceptions=True)
+        if isinstance(rows, BaseException):
+            raise rows
+        client.user = user if isinstance(user, str) else None
         if client.user:
             record.emx2_user = record.target.user = client.user
-        model = await client.schema_model(schema, refresh=models is None)
-        wanted = {name: (t.key_columns, [tuple(k) for k in t.inserted_keys + t.updated_keys])
-                  for name, t in record.tables.items()}
-        # only the rows of these keys (filtered reads), in the layout of an export
-        rows = ExportRows(await scoped.keyed_entries(client, model, wanted), model)
     entries = rows.subset(wanted)
     path = after_path(record.run_id)
     backups.write_atomic(path, build_zip(entries))

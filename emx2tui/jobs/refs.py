@@ -47,6 +47,26 @@ def values_filter(model: SchemaModel, table: str, csv_column: str, values: list[
     return {owner.id: values_filter(target, owner.ref_table, part.target, values)}
 
 
+NARROW = 50  # a key column with at most this many distinct values narrows every chunk's filter
+
+
+def _narrowing(model: SchemaModel, table: str, columns: Iterable[tuple[str, list[str]]]) -> list[dict]:
+    """Filters on the columns with few distinct values, to AND with a chunk's filter."""
+    out = []
+    for column, values in columns:
+        if not values or len(values) > NARROW:
+            continue
+        try:
+            out.append(values_filter(model, table, column, values))
+        except (ModelError, StopIteration, Emx2Error):
+            continue
+    return out
+
+
+def _and(flt: dict, narrow: list[dict]) -> dict:
+    return {"_and": [flt, *narrow]} if narrow else flt
+
+
 def ref_keys(row: dict[str, str], ref: Reference, target_key: list[str]) -> list[Key]:
     """The keys (in the target table's key order) a row's reference names; [] when empty."""
     if ref.is_array:
@@ -67,6 +87,27 @@ def ref_keys(row: dict[str, str], ref: Reference, target_key: list[str]) -> list
     if not all(values.get(k) for k in target_key):
         return []
     return [tuple(values[k] for k in target_key)]
+
+
+def _plain_ref_keys(ref: Reference, cols: list[str], target_key: list[str]):
+    """`ref_keys` of a non-array reference as a function of the row's cells in `cols` order
+    (None when the reference needs the general path): what it gives, without a dict per row."""
+    if ref.is_array or len({p.target for p in ref.parts}) != len(ref.parts):
+        return None
+    at = {p.target: cols.index(p.name) for p in ref.parts}
+    if not all(k in at for k in target_key):
+        return lambda cells: []  # a key column no part names: never a whole key
+    own = [cols.index(p.name) for p in ref.parts if not p.shared]
+    pick = [at[k] for k in target_key]
+
+    def keys_of(cells: tuple) -> list[Key]:
+        values = [(c or "").strip() for c in cells]
+        if not any(values[i] for i in own):
+            return []
+        key = tuple(values[i] for i in pick)
+        return [key] if all(key) else []
+
+    return keys_of
 
 
 @dataclass
@@ -93,7 +134,11 @@ async def existing_keys(client: Emx2Client, model: SchemaModel, table: str, keys
         return set()
     key_cols = model.key_columns(table) if table in model.tables else ["name"]
     distinct = [sorted({k[i] for k in keys}) for i in range(len(key_cols))]
-    pick = min(range(len(key_cols)), key=lambda i: len(distinct[i]))
+    # chunks over the column with the most distinct values, each narrowed by the columns with
+    # few (a cohort's handful of variables is one small read, not all of the cohort's variables)
+    pick = max(range(len(key_cols)), key=lambda i: len(distinct[i]))
+    narrow = _narrowing(model, table, [(key_cols[i], distinct[i]) for i in range(len(key_cols))
+                                       if i != pick]) if table in model.tables else []
     found: set[Key] = set()
     values = distinct[pick]
     for start in range(0, len(values), CHUNK):
@@ -101,7 +146,7 @@ async def existing_keys(client: Emx2Client, model: SchemaModel, table: str, keys
         try:
             flt = values_filter(model, table, key_cols[pick], chunk) if table in model.tables \
                 else {"name": {"equals": chunk}}
-            df = await client.download_table(model.name, table, flt)
+            df = await client.download_table(model.name, table, _and(flt, narrow))
         except (Emx2Error, ModelError, StopIteration):
             df = await client.download_table(model.name, table)
         if len(df) and all(c in df.columns for c in key_cols):
@@ -121,14 +166,21 @@ class ReferenceCheck:
         self.broken: list[str] = []
         self.withheld: list[str] = []
         self._reads: dict[tuple[str, str], list[dict[str, str]]] = {}
+        self._written_cache: dict[str, set[Key]] = {}
 
     # ------------------------------------------------------------------ key sets
     def _written(self, table: str) -> set[Key]:
+        """Keys of the rows the job writes to the table's family (the sync frames stay as they are
+        during the check, so each family's set is made once)."""
+        cached = self._written_cache.get(table)
+        if cached is not None:
+            return cached
         out: set[Key] = set()
         for t in _family(self.model, table):
             tp = self.sync.get(t)
             if tp is not None and len(tp.frame):
                 out |= set(row_keys(tp.frame, self.model.key_columns(t)))
+        self._written_cache[table] = out
         return out
 
     def _deleted(self, table: str) -> set[Key]:
@@ -231,16 +283,25 @@ class ReferenceCheck:
             if not doomed:
                 continue
             tkey = self.model.key_columns(ref.target_table)
-            part = min((p for p in ref.parts), key=lambda p: len({k[tkey.index(p.target)] for k in doomed})
-                       if p.target in tkey else 10 ** 9)
-            if part.target not in tkey:
+            usable = [p for p in ref.parts if p.target in tkey]
+            if not usable:
                 continue
-            values = sorted({k[tkey.index(part.target)] for k in doomed})
+            distinct = {p.name: sorted({k[tkey.index(p.target)] for k in doomed}) for p in usable}
+            narrow: list[dict] = []
+            if ref.is_array:
+                part = min(usable, key=lambda p: len(distinct[p.name]))
+            else:
+                # chunks over the part with the most distinct values, narrowed by the parts with
+                # few: the rows that name a deleted key, not every row of the resource
+                part = max(usable, key=lambda p: len(distinct[p.name]))
+                narrow = _narrowing(self.model, ref.table, [(p.name, distinct[p.name])
+                                                            for p in usable if p is not part])
+            values = distinct[part.name]
             rows: list[dict[str, str]] = []
             for start in range(0, len(values), CHUNK):
                 chunk = values[start:start + CHUNK]
                 try:
-                    flt = values_filter(self.model, ref.table, part.name, chunk)
+                    flt = _and(values_filter(self.model, ref.table, part.name, chunk), narrow)
                 except (ModelError, StopIteration):
                     flt = None
                 rows += await self._holder_rows(holder, flt)
@@ -281,10 +342,12 @@ class ReferenceCheck:
                 cols = list(dict.fromkeys(p.name for p in ref.parts))
                 cache: dict[tuple[str, ...], list[Key]] = {}  # the same cells name the same keys
                 per_row: list[list[Key]] = []
+                keys_of = _plain_ref_keys(ref, cols, tkey)
                 for cells in zip(*columns_of(tp.frame, cols)):
                     ks = cache.get(cells)
                     if ks is None:
-                        ks = cache[cells] = ref_keys(dict(zip(cols, cells)), ref, tkey)
+                        ks = cache[cells] = (keys_of(cells) if keys_of is not None
+                                             else ref_keys(dict(zip(cols, cells)), ref, tkey))
                     per_row.append(ks)
                 everything, lookups = named_in[slot], sent[slot]
                 for ks in cache.values():

@@ -22,8 +22,8 @@ from emx2tui.jobs import journal, scoped
 from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped,
-                                PlanOutdated, check_plan_current, preflight, refuse_broken, run_step,
-                                upload, verify_applied)
+                                PlanOutdated, check_plan_current, plan_still_current, preflight,
+                                refuse_broken, run_step, upload, verify_applied)
 from emx2tui.jobs.strategy import Strategy, StrategyError, load_strategy
 
 __all__ = ["Job", "RunResult", "JobCancelled", "JobSkipped", "PlanOutdated", "BrokenReferences"]
@@ -183,12 +183,21 @@ class Job:
                     result.ok = True
                 else:
                     ctx.check_cancel()
-                    await run_step(ctx, "backup", self._backup, unit="bytes")
-                    result.backup_path = self._last_backup
-                    ctx.check_cancel()
+                    # whether the target is still as the plan saw it is read while the backup
+                    # reads; the upload step waits for the answer before it writes
+                    current = asyncio.ensure_future(plan_still_current(ctx, plan))
+                    try:
+                        await run_step(ctx, "backup", self._backup, unit="bytes")
+                        result.backup_path = self._last_backup
+                        ctx.check_cancel()
+                    except BaseException:
+                        current.cancel()
+                        await asyncio.gather(current, return_exceptions=True)
+                        raise
 
                     async def do_upload(c: JobContext) -> str:
-                        await check_plan_current(c, plan, "upload")
+                        await current
+                        c.log("upload", "The target is as the plan saw it")
                         c.check_cancel()
                         self._writing = True
                         self._writing_started = True

@@ -11,11 +11,12 @@ like a full one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 
 import pandas as pd
 
-from emx2tui.emx2.client import Emx2Client
+from emx2tui.emx2.client import Emx2Client, gather_bounded
 from emx2tui.emx2.errors import Emx2Error, ModelError
 from emx2tui.emx2.frames import write_frame
 from emx2tui.emx2.model import SchemaModel
@@ -25,6 +26,7 @@ from emx2tui.jobs.refs import CHUNK, values_filter
 
 Filter = Mapping | None
 NARROW = 50  # a key column with at most this many distinct values narrows every chunk
+READ_AHEAD = 4  # filtered reads in flight at once
 
 
 def _classes(df: pd.DataFrame, table: str) -> pd.Series:
@@ -70,16 +72,24 @@ class ClassRows:
         return sum(len(p) for parts in self.frames.values() for p in parts)
 
 
+def _read_key(table: str, flt: Filter) -> tuple[str, str]:
+    return table, json.dumps(flt, sort_keys=True)
+
+
 async def read_classes(client: Emx2Client, model: SchemaModel, table: str,
-                       filters: Sequence[Filter], into: ClassRows) -> None:
+                       filters: Sequence[Filter], into: ClassRows,
+                       prefetched: Mapping[tuple[str, str], pd.DataFrame] | None = None) -> None:
     """Add the rows of `table` that any of `filters` selects, each to its own class's file.
 
     A table's CSV lists the rows of its subclasses too, with the table's columns only; those
-    rows are read again from their own class, which has all their columns.
+    rows are read again from their own class, which has all their columns. `prefetched` holds
+    reads made already, by `_read_key`.
     """
     sub: dict[str, None] = {}
     for flt in filters:
-        df = await client.download_table(model.name, table, flt, include_system_columns=True)
+        df = (prefetched or {}).get(_read_key(table, flt))
+        if df is None:
+            df = await client.download_table(model.name, table, flt, include_system_columns=True)
         if not len(df):
             continue
         classes = _classes(df, table)
@@ -90,7 +100,7 @@ async def read_classes(client: Emx2Client, model: SchemaModel, table: str,
     for cls in sub:
         if cls not in model.tables:
             continue
-        await read_classes(client, model, cls, filters, into)
+        await read_classes(client, model, cls, filters, into, prefetched)
 
 
 async def attachments(client: Emx2Client, model: SchemaModel, rows: ClassRows) -> dict[str, bytes]:
@@ -164,12 +174,21 @@ async def keyed_backup(client: Emx2Client, model: SchemaModel,
 async def _keyed_rows(client: Emx2Client, model: SchemaModel,
                       wanted: Mapping[str, tuple[Sequence[str], Iterable[Key]]]) -> ClassRows:
     rows = ClassRows(model)
+    plan: list[tuple[str, list[Filter]]] = []
     for table, (key_columns, keys) in wanted.items():
         if table not in model.tables:
             continue
         filters = key_filters(model, table, key_columns, keys)
         if filters:
-            await read_classes(client, model, table, filters, rows)
+            plan.append((table, filters))
+    # the tables' reads run a few at a time; their rows are then taken in the order given
+    reads = list({_read_key(t, f): (t, f) for t, fs in plan for f in fs}.items())
+    frames = await gather_bounded(
+        (client.download_table(model.name, t, f, include_system_columns=True) for _, (t, f) in reads),
+        limit=READ_AHEAD)
+    prefetched = {k: df for (k, _), df in zip(reads, frames)}
+    for table, filters in plan:
+        await read_classes(client, model, table, filters, rows, prefetched)
     return rows
 
 

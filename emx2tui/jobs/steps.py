@@ -554,6 +554,12 @@ async def filter_rows(ctx: JobContext) -> str:
 # ----------------------------------------------------------------------------- writes
 async def check_plan_current(ctx: JobContext, plan: Plan, step: str) -> None:
     """Re-read the target's rows of X and refuse when they differ from what the plan saw."""
+    await plan_still_current(ctx, plan)
+    ctx.log(step, "The target is as the plan saw it")
+
+
+async def plan_still_current(ctx: JobContext, plan: Plan) -> None:
+    """The reads of `check_plan_current`, without its log line: raises PlanOutdated."""
     specs = {s.table: s for s in ctx.strategy.sync}
     specs.update({s.table: s for s in ctx.strategy.delete})
     seen: dict[str, TablePlan] = {}
@@ -569,7 +575,6 @@ async def check_plan_current(ctx: JobContext, plan: Plan, step: str) -> None:
                     f"Table '{tp.table}' of schema '{ctx.target_schema}' on {ctx.target.url} changed "
                     f"after the plan was made. Nothing was written; make the plan again and review it.",
                     schema=ctx.target_schema, table=tp.table)
-    ctx.log(step, "The target is as the plan saw it")
 
 
 async def verify_applied(ctx: JobContext, client: Emx2Client, plan: Plan) -> str:
