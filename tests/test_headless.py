@@ -257,3 +257,46 @@ def test_a_closed_output_pipe_neither_stops_nor_mislabels_a_run(tmp_path):
         err = proc.stderr.read()
         proc.wait(timeout=60)
         assert "Traceback" not in err, command
+
+
+def test_one_ctrl_c_at_the_delete_question_ends_the_run(tmp_path):
+    import pty
+    import select
+    import signal as sig
+    import time
+
+    env = {**os.environ, "EMX2TUI_DATA_DIR": str(tmp_path), "TERM": "dumb"}
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: emx2tui on a terminal
+        os.execvpe(sys.executable, [sys.executable, "-m", "emx2tui", "run",
+                                    "CohortStagingToDataCatalogue", "--demo"], env)
+    seen, deadline = b"", time.monotonic() + 240
+    try:
+        while b"[y/N]" not in seen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 1)[0]:
+                seen += os.read(fd, 65536)
+        assert b"[y/N]" in seen, seen.decode(errors="replace")[-2000:]
+        os.write(fd, b"\x03")  # Ctrl-C, once
+        end = time.monotonic() + 15
+        status = None
+        while time.monotonic() < end:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(fd, 65536)
+                except OSError:
+                    pass
+        else:
+            raise AssertionError("one Ctrl-C did not end the run")
+        assert os.waitstatus_to_exitcode(status) == 130
+        assert b"Traceback" not in seen
+        assert not list(tmp_path.rglob("*.json"))  # nothing was started, nothing journalled
+    finally:
+        try:
+            os.kill(pid, sig.SIGKILL)
+            os.waitpid(pid, 0)
+        except (ProcessLookupError, ChildProcessError):
+            pass
+        os.close(fd)

@@ -15,20 +15,37 @@ import asyncio
 import contextlib
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
 from emx2tui.emx2.client import Connection, scrub, url_problem
 from emx2tui.emx2.errors import Emx2Error
 from emx2tui.jobs.backup import session_data_dir
-from emx2tui.jobs.events import (STEP_TITLES, Event, PlanReady, RunFinished, ServerTask, StepFinished,
-                                 StepLog, StepProgress, StepStarted)
+from emx2tui.jobs.events import (
+    STEP_TITLES,
+    Event,
+    PlanReady,
+    RunFinished,
+    ServerTask,
+    StepFinished,
+    StepLog,
+    StepProgress,
+    StepStarted,
+)
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.report import format_plan, rows, write_plan_out
 from emx2tui.jobs.runner import Job, JobSkipped
-from emx2tui.jobs.strategy import (Strategy, StrategyError, list_strategies, load_strategy,
-                                   load_strategy_file, name_key)
+from emx2tui.jobs.strategy import (
+    Strategy,
+    StrategyError,
+    list_strategies,
+    load_strategy,
+    load_strategy_file,
+    name_key,
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CONFIRMED, EXIT_SKIPPED = 0, 1, 2, 3, 4
 SEVERITY = [EXIT_OK, EXIT_SKIPPED, EXIT_NOT_CONFIRMED, EXIT_FAILED, EXIT_USAGE]  # worst last
@@ -196,6 +213,21 @@ def demo_server(args: argparse.Namespace, strategy: Strategy) -> Iterator[None]:
 
 
 # ----------------------------------------------------------------------------- commands
+def ask_interruptibly(ask: Callable[[str], str], prompt: str) -> str:
+    """Ask a question on the terminal inside the event loop, so that one Ctrl-C ends it at once.
+
+    asyncio.run's own SIGINT handler only cancels the main task, which cannot happen while a
+    blocking read waits; Python's default handler raises KeyboardInterrupt in the read itself.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return ask(prompt)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return ask(prompt)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def confirm_deletes(plan: Plan, stdin: TextIO, printer: Printer,
                     ask: Callable[[str], str] | None = None) -> bool:
     alerts = "".join(f"WARNING: {a}\n" for a in plan.alerts)
@@ -212,7 +244,7 @@ def confirm_deletes(plan: Plan, stdin: TextIO, printer: Printer,
                 print(text, end="", file=printer.out, flush=True)
                 return stdin.readline()
     try:
-        answer = ask(prompt)
+        answer = ask_interruptibly(ask, prompt)
     except (EOFError, OSError):
         answer = ""
     if answer.strip().lower() not in ("y", "yes"):

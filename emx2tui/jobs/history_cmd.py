@@ -18,11 +18,19 @@ from typing import TextIO
 from emx2tui.emx2.client import scrub
 from emx2tui.emx2.errors import Emx2Error
 from emx2tui.jobs import journal
-from emx2tui.jobs.headless import (EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_USAGE, Printer,
-                                   UsageError, connection_from)
+from emx2tui.jobs.headless import (
+    EXIT_FAILED,
+    EXIT_NOT_CONFIRMED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Printer,
+    UsageError,
+    ask_interruptibly,
+    connection_from,
+)
 from emx2tui.jobs.journal import JournalError, RunRecord, UnknownRun
-from emx2tui.jobs.restore import RestorePlan, apply_restore, plan_restore
 from emx2tui.jobs.report import rows
+from emx2tui.jobs.restore import RestorePlan, apply_restore, plan_restore
 
 
 # ----------------------------------------------------------------------------- history
@@ -129,10 +137,13 @@ def confirm(plan: RestorePlan, stdin: TextIO, printer: Printer) -> bool:
         printer.line(f"Refusing to change {rows(tot)} of {where} without confirmation: pass --yes "
                      f"(stdin is not a terminal).", error=True)
         return False
-    print(f"Restore {rows(tot)} of {where} to before run {plan.record.run_id}? [y/N] ", end="",
-          file=printer.out, flush=True)
+    def ask(prompt: str) -> str:
+        print(prompt, end="", file=printer.out, flush=True)
+        return stdin.readline()
+
     try:
-        answer = stdin.readline()
+        answer = ask_interruptibly(ask, f"Restore {rows(tot)} of {where} to before run "
+                                        f"{plan.record.run_id}? [y/N] ")
     except (EOFError, OSError):
         answer = ""
     if answer.strip().lower() in ("y", "yes"):
