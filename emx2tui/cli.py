@@ -176,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return serve_main(args)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        if args.command in ("run", "restore"):
+            print("If it had begun writing, the target may have changed: `emx2tui history` lists the "
+                  "run (its outcome is still 'running'), and `emx2tui restore RUN` compares the "
+                  "target with the run's backup and puts back what differs.", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as other tools do
         silence_stdout()
