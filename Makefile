@@ -22,6 +22,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 screenshots: $(STAMP)
+	$(BIN)/pip install -q "cairosvg>=2.7"
 	$(BIN)/python scripts/screenshots.py
 
 clean:

@@ -2,7 +2,7 @@
 
     python scripts/screenshots.py [--out screenshots] [--size 140x42]
 
-Writes SVGs (and PNGs when rsvg-convert is installed) of the main screen, the preview with a
+Writes SVGs (and PNGs when cairosvg or rsvg-convert is installed) of the main screen, the preview with a
 row diff, the delete confirmation, a run in progress, a finished run, the history and the keys.
 The pipeline is held once, just after the import was sent, so the in-progress picture is the
 same every time. The app runs with an empty config of its own and times in UTC.
@@ -146,14 +146,31 @@ def free_port(preferred: int) -> int:
     return preferred
 
 
+# A monospace font whose bold has the regular's width and which has the app's symbols (✔ ⊘ …);
+# the SVGs ask for Fira Code, which lacks some of them.
+PNG_FONT = "DejaVu Sans Mono"
+
+
 def to_png(files: list[Path]) -> None:
+    """PNGs beside the SVGs, with cairosvg (pip install cairosvg; rsvg-convert drops the spaces
+    that start a text run, so it is used only when cairosvg is missing)."""
+    try:
+        import cairosvg
+    except ImportError:
+        cairosvg = None
     converter = shutil.which("rsvg-convert")
-    if converter is None:
-        print("rsvg-convert not found; SVGs only (apt-get install librsvg2-bin for PNGs)")
+    if cairosvg is None and converter is None:
+        print("neither cairosvg nor rsvg-convert found; SVGs only (pip install cairosvg for PNGs)")
         return
     for svg in files:
-        subprocess.run([converter, "-o", str(svg.with_suffix(".png")), str(svg)], check=True)
-        print(f"  {svg.with_suffix('.png').name}")
+        png = svg.with_suffix(".png")
+        text = svg.read_text(encoding="utf-8").replace("font-family: Fira Code, monospace",
+                                                       f"font-family: {PNG_FONT}, monospace")
+        if cairosvg is not None:
+            cairosvg.svg2png(bytestring=text.encode("utf-8"), write_to=str(png), scale=1.4)
+        else:
+            subprocess.run([converter, "-o", str(png), "-"], input=text.encode("utf-8"), check=True)
+        print(f"  {png.name}")
 
 
 def main() -> int:
