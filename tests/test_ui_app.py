@@ -135,6 +135,24 @@ async def test_picking_a_strategy_shows_its_flow():
         assert "Flow A" in text and "SOURCE" in text and "tablesToDelete" not in text
 
 
+async def test_small_terminal_keeps_the_tables_and_a_readable_flow():
+    from emx2tui.ui.text import compact_paths, flow_diagram
+
+    app = fake_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        tables = app.screen.query_one("#source-tables", DataTable)
+        assert tables.size.height >= 4  # header and rows, under the shrunken schema list
+        text = str(app.screen.query_one("#strategy-description", Static).render())
+        assert "deleteCohort" in text and "into upload" in text
+    narrow = flow_diagram(STRATEGIES[0], 40).plain.split("\n")
+    assert max(len(line) for line in narrow) <= 40
+    assert "─┘" not in flow_diagram(STRATEGIES[0], 40).plain
+    assert "─┘" in flow_diagram(STRATEGIES[0]).plain
+    assert compact_paths("Saved 9 bytes to /tmp/x/backups/cat.zip from http://h:1/a") == (
+        "Saved 9 bytes to …/cat.zip from http://h:1/a")
+
+
 class PickyStrategy(FakeStrategy):
     def check_models(self, source, target, source_where, target_where):
         if "DataCatalogue" not in source.profiles():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rich.text import Text
@@ -39,12 +40,42 @@ def step_names(strategy: Any) -> list[str]:
     return out
 
 
-def flow_diagram(strategy: Any) -> Text:
+def flow_diagram(strategy: Any, width: int | None = None) -> Text:
     """The flow as a small diagram: SOURCE, the sync steps, TARGET; and for Flow B the delete
-    branch, which reads the target and joins the upload (one import)."""
+    branch, which reads the target and joins the upload (one import). When it does not fit in
+    `width` columns, each chain wraps between its steps instead."""
     steps = step_names(strategy)
     sync = [s for s in steps if s not in DELETE_STEPS and s != "backup"]
     deletes = [s for s in steps if s in DELETE_STEPS]
+    text = _wide_diagram(sync, deletes)
+    if width is None or max(len(line) for line in text.plain.split("\n")) <= width:
+        return text
+    end = (" TARGET ", "reverse bold")
+    text = _chain([(" SOURCE ", "reverse bold")] + [(s, "bold") for s in sync] + [end], width)
+    if deletes:
+        text.append("\n")
+        text.append_text(_chain([end] + [(s, "bold red") for s in deletes]
+                                + [("into upload (one import)", "red")], width))
+    return text
+
+
+def _chain(parts: list[tuple[str, str]], width: int) -> Text:
+    """Parts joined by arrows, wrapped between parts, continuation lines indented."""
+    text = Text()
+    column = 0
+    for i, (label, style) in enumerate(parts):
+        if i:
+            if column + 3 + len(label) > width and column > 3:
+                text.append("\n  ")
+                column = 2
+            text.append(" ▶ ", style="dim")
+            column += 3
+        text.append(label, style=style)
+        column += len(label)
+    return text
+
+
+def _wide_diagram(sync: list[str], deletes: list[str]) -> Text:
     arrow = (" ▶ ", "dim")
     text = Text()
     text.append(" SOURCE ", style="reverse bold")
@@ -127,6 +158,14 @@ def short_path(path: str) -> str:
     except RuntimeError:
         return path
     return "~" + path[len(home):] if home not in ("", "/") and path.startswith(home + "/") else path
+
+
+_PATH = re.compile(r"(?<![\w:/.~])~?/(?:[^\s'\"/]+/)+([^\s'\"/]+)")
+
+
+def compact_paths(text: str) -> str:
+    """Each file path in `text` as …/its file name (URLs are left alone)."""
+    return _PATH.sub(lambda m: f"…/{m.group(1)}", text)
 
 
 def attr(obj: Any, name: str, default: Any = None) -> Any:

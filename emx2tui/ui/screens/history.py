@@ -53,8 +53,9 @@ class HistoryScreen(ReportsWorkerErrors, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # The job's name is long and comes last: on a narrow screen it is the one cut.
         self.query_one("#history-table", DataTable).add_columns(
-            "Started", "Outcome", "Job", "Target", "+", "~", "-")
+            "Started", "Outcome", "+", "~", "-", "Target", "Job")
         self.action_reload()
 
     def action_reload(self) -> None:
@@ -77,9 +78,9 @@ class HistoryScreen(ReportsWorkerErrors, Screen[None]):
             label, style = OUTCOMES.get(r.outcome, (r.outcome, ""))
             totals = r.totals
             job = r.strategy if r.kind == "run" else f"↶ {r.strategy}"
-            table.add_row(r.started_local()[:16], Text(label, style=style), job,
-                          r.target.schema or "?", count(totals["inserted"]),
-                          count(totals["updated"]), count(totals["deleted"]), key=r.run_id)
+            table.add_row(r.started_local()[:16], Text(label, style=style),
+                          count(totals["inserted"]), count(totals["updated"]),
+                          count(totals["deleted"]), r.target.schema or "?", job, key=r.run_id)
         table.border_subtitle = f"{len(records)} runs" if records else ""
         detail = self.query_one("#history-detail", Static)
         if not records:

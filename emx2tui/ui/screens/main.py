@@ -26,6 +26,9 @@ class MainScreen(ReportsWorkerErrors, Screen[None]):
 
     # The strategy list does not swallow letters (the filters and the id field take typing).
     AUTO_FOCUS = "#strategies"
+    # Short or narrow terminals: the strategies take less room, so the tables keep some.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
     BINDINGS = [
         Binding("p", "preview", "Preview", id="preview",

@@ -49,6 +49,9 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     running: reactive[bool] = reactive(False)
 
+    # Below 130 columns each step pane is too narrow for full-length bars and their words.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (130, "-wide")]
+
     class Ended(Message):
         """Posted after the run's own events, so the summary comes after all of them."""
 

@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
-from textual.widgets import Label, Log, ProgressBar, Static
+from textual.widgets import Label, ProgressBar, RichLog, Static
 
 from emx2tui.jobs.events import STEP_TITLES, ServerTask, StepFinished, StepLog, StepProgress, StepStarted
-from emx2tui.ui.text import STATUS_ICONS, count
+from emx2tui.ui.text import STATUS_ICONS, compact_paths, count
 
 LEVEL_PREFIX = {"info": "", "warning": "! ", "error": "✖ "}
 MAX_TABLE_ROWS = 40  # table bars per step; further tables only move the step's own bar
@@ -134,6 +134,7 @@ class StepPane(Vertical):
         self.started: float | None = None
         self.subtasks: tuple[tuple[str, str], ...] = ()
         self.tables: dict[str, TableProgress] = {}
+        self._log_lines: list[str] = []
         self._refresh_title()
 
     def compose(self) -> ComposeResult:
@@ -142,7 +143,9 @@ class StepPane(Vertical):
             yield Label("waiting", classes="step-count", id=f"count-{self.step}")
         yield VerticalScroll(classes="step-tables", id=f"tables-{self.step}")
         yield Static("", classes="step-subtasks", id=f"tasks-{self.step}")
-        yield Log(max_lines=1000, classes="step-log", id=f"log-{self.step}")
+        # Wrapped, so the end of a long line (a file name, a URL) is not cut at the pane's edge.
+        yield RichLog(max_lines=1000, min_width=1, wrap=True, classes="step-log",
+                      id=f"log-{self.step}")
 
     def on_mount(self) -> None:
         self.query_one(".step-subtasks", Static).display = False
@@ -161,10 +164,11 @@ class StepPane(Vertical):
 
     @property
     def log_lines(self) -> list[str]:
-        return list(self.query_one(Log).lines)
+        return list(self._log_lines)
 
     def _count_label(self, text: str) -> None:
-        self.query_one(".step-count", Label).update(text)
+        # A path shows as its file name: the pane is too narrow for the folders.
+        self.query_one(".step-count", Label).update(compact_paths(text))
 
     # ------------------------------------------------------------------ events
     def apply(self, event: object) -> None:
@@ -235,7 +239,9 @@ class StepPane(Vertical):
         self._count_label(text)
 
     def write(self, message: str, level: str = "info") -> None:
-        self.query_one(Log).write_line(f"{LEVEL_PREFIX.get(level, '')}{message}")
+        line = f"{LEVEL_PREFIX.get(level, '')}{message}"
+        self._log_lines = (self._log_lines + [line])[-1000:]
+        self.query_one(RichLog).write(Text(line))
 
     def server_task(self, event: ServerTask) -> None:
         if self.status == "pending":

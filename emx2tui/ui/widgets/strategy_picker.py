@@ -182,12 +182,26 @@ class StrategyPicker(Horizontal):
         for line in models:
             text.append("models  ", style="dim")
             text.append(line + "\n", style="italic")
-        text.append_text(flow_diagram(strategy))
+        text.append_text(flow_diagram(strategy, self._diagram_width()))
         text.append("\n")
         description = str(attr(strategy, "description") or "").strip()
         if description:
             text.append(description, style="dim")
         return text
+
+    def _diagram_width(self) -> int | None:
+        """The columns the diagram may take (one spare for a scrollbar); None before layout."""
+        width = self.query_one("#strategy-description", Static).size.width
+        return width - 1 if width > 1 else None
+
+    def on_resize(self) -> None:
+        # The diagram is laid out for the width it has: draw it again for the new one.
+        self.call_after_refresh(self._redescribe)
+
+    def _redescribe(self) -> None:
+        current = self.strategy if self.strategies else None
+        if current is not None:
+            self.query_one("#strategy-description", Static).update(self._describe(current))
 
     @on(OptionList.OptionHighlighted)
     def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
