@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from graphql import (FieldNode, GraphQLError, OperationDefinitionNode, OperationType,
-                     get_operation_ast, graphql_sync, parse)
+from graphql import (FieldNode, GraphQLBoolean, GraphQLEnumType, GraphQLError, GraphQLID,
+                     GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType,
+                     GraphQLString, OperationDefinitionNode, OperationType, get_operation_ast,
+                     graphql_sync, parse, validate)
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -159,6 +161,14 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
             hit = server._meta_answers.get(meta_key)
         if hit is not None:
             return 200, hit, ctx
+        payload = _projected_meta(gschema, doc, ctx)
+        if payload is not None:
+            with server._gql_lock:
+                for k in [k for k in server._meta_answers if k[1] != meta_key[1]]:
+                    del server._meta_answers[k]
+                if len(server._meta_answers) < 64:
+                    server._meta_answers[meta_key] = payload
+            return 200, payload, ctx
     result = graphql_sync(gschema, query, variable_values=variables, context_value=ctx)
     if result.errors:
         err = result.errors[0]
@@ -179,6 +189,77 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
             if len(server._meta_answers) < 64:
                 server._meta_answers[meta_key] = payload
     return 200, payload, ctx
+
+
+class _NeedsExecutor(Exception):
+    """The query asks for something the projection of `_projected_meta` does not do."""
+
+
+class _ResolveInfo:
+    def __init__(self, context: Ctx) -> None:
+        self.context = context
+
+
+def _projected_meta(gschema, doc, ctx: Ctx) -> dict | None:
+    """The answer to a valid `_schema`-only query, projected from the metadata dict its resolver
+    returns along the query's fields, each leaf through its type's serialiser: what graphql-core's
+    executor gives (default resolvers read dict keys), some ten times faster for a catalogue's
+    model. None when the query needs the executor: errors, arguments, directives, fragments,
+    field resolvers, or a null where the type forbids one."""
+    try:
+        if validate(gschema, doc):
+            return None
+        top = doc.definitions[0].selection_set.selections[0]
+        if top.arguments or top.directives or doc.definitions[0].variable_definitions:
+            return None
+        field = gschema.query_type.fields["_schema"]
+        value = field.resolve(None, _ResolveInfo(ctx))
+        data = {"_schema": _project(value, field.type, top.selection_set)}
+    except _NeedsExecutor:
+        return None
+    except Exception:  # noqa: BLE001 - the executor reports it the way EMX2 does
+        return None
+    return {"data": drop_nulls(data)}
+
+
+_STR_SCALARS = (GraphQLString, GraphQLID)
+
+
+def _project(value, gtype, selection_set):
+    if isinstance(gtype, GraphQLNonNull):
+        if value is None:
+            raise _NeedsExecutor()
+        return _project(value, gtype.of_type, selection_set)
+    if value is None:
+        return None
+    if isinstance(gtype, GraphQLList):
+        if isinstance(value, (str, bytes, dict)):
+            raise _NeedsExecutor()
+        return [_project(v, gtype.of_type, selection_set) for v in value]
+    if isinstance(gtype, (GraphQLScalarType, GraphQLEnumType)):
+        if (value.__class__ is str and gtype in _STR_SCALARS) or (value.__class__ is bool
+                                                                   and gtype is GraphQLBoolean):
+            return value  # what their serialisers return for these
+        return gtype.serialize(value)
+    if not isinstance(gtype, GraphQLObjectType) or not isinstance(value, dict) or selection_set is None:
+        raise _NeedsExecutor()
+    out = {}
+    for sel in selection_set.selections:
+        if not isinstance(sel, FieldNode) or sel.arguments or sel.directives:
+            raise _NeedsExecutor()
+        name = sel.name.value
+        key = sel.alias.value if sel.alias else name
+        if name == "__typename":
+            out[key] = gtype.name
+            continue
+        f = gtype.fields.get(name)
+        if f is None or f.resolve is not None:
+            raise _NeedsExecutor()
+        v = value.get(name)
+        if callable(v):
+            raise _NeedsExecutor()
+        out[key] = _project(v, f.type, sel.selection_set)
+    return out
 
 
 def _metadata_only(doc) -> bool:
