@@ -22,8 +22,9 @@ from emx2tui.jobs import journal, scoped
 from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped,
-                                PlanOutdated, check_plan_current, plan_still_current, preflight,
-                                refuse_broken, run_step, upload, verify_applied)
+                                PlanOutdated, cancel_reads_ahead, check_plan_current,
+                                plan_still_current, preflight, refuse_broken, run_step, upload,
+                                verify_applied)
 from emx2tui.jobs.strategy import Strategy, StrategyError, load_strategy
 
 __all__ = ["Job", "RunResult", "JobCancelled", "JobSkipped", "PlanOutdated", "BrokenReferences"]
@@ -122,19 +123,22 @@ class Job:
         try:
             async with source_client as source, target_client as target:
                 ctx = self._context(source, target, emit)
-                first = True
-                for name in steps:
-                    fn = STEPS[name]
-                    if first:
-                        first = False
+                try:
+                    first = True
+                    for name in steps:
+                        fn = STEPS[name]
+                        if first:
+                            first = False
 
-                        async def with_preflight(c: JobContext, fn=fn, name=name) -> str:
-                            await preflight(c, name)
-                            return await fn(c)
+                            async def with_preflight(c: JobContext, fn=fn, name=name) -> str:
+                                await preflight(c, name)
+                                return await fn(c)
 
-                        await run_step(ctx, name, with_preflight)
-                    else:
-                        await run_step(ctx, name, fn)
+                            await run_step(ctx, name, with_preflight)
+                        else:
+                            await run_step(ctx, name, fn)
+                finally:
+                    await cancel_reads_ahead(ctx)  # reads a failed or cancelled plan left
                 assert ctx.plan is not None
                 plan = ctx.plan
         except BaseException as exc:

@@ -67,6 +67,10 @@ class JobContext:
     alerts: list[str] = field(default_factory=list)  # prominent warnings: the plan may do harm
     gdpr_withheld: set = field(default_factory=set)  # keys of rows the GDPR rule does not publish
     write_sent: bool = False  # the write request left this machine (it may have landed)
+    # reads started ahead of the step that consumes them, by (side, table, id of the spec), and
+    # the gate all of a plan's filtered reads pass (first come, first served)
+    ahead: dict[tuple[str, str, int], asyncio.Future] = field(default_factory=dict)
+    read_gate: asyncio.Semaphore | None = None
     task_id: str | None = None  # the server's id of the import task, once it accepted it
 
     def log(self, step: str, message: str, level: str = "info") -> None:
@@ -255,20 +259,47 @@ async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> pd.DataFrame:
 READ_AHEAD = 4  # filtered reads in flight at once
 
 
-async def _fetch_in_order(ctx: JobContext, reads: list[tuple[str, TableSpec]]
+def _start_read(ctx: JobContext, side: str, spec: TableSpec) -> asyncio.Future:
+    if ctx.read_gate is None:
+        ctx.read_gate = asyncio.Semaphore(READ_AHEAD)
+    gate = ctx.read_gate
+
+    async def one() -> pd.DataFrame:
+        async with gate:
+            return await _fetch(ctx, side, spec)
+
+    return asyncio.ensure_future(one())
+
+
+def read_ahead(ctx: JobContext, reads: list[tuple[str, TableSpec]]) -> None:
+    """Start reads a later step consumes (through `_fetch_in_order`), behind those under way."""
+    for side, spec in reads:
+        key = (side, spec.table, id(spec))
+        if key not in ctx.ahead:
+            ctx.ahead[key] = _start_read(ctx, side, spec)
+
+
+async def cancel_reads_ahead(ctx: JobContext) -> None:
+    """Cancel the reads started ahead that no step consumed (a failed or cancelled plan)."""
+    left = list(ctx.ahead.values())
+    ctx.ahead.clear()
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+
+
+async def _fetch_in_order(ctx: JobContext, reads: list[tuple[str, TableSpec]],
+                          then: list[tuple[str, TableSpec]] = ()
                           ) -> AsyncIterator[tuple[int, pd.DataFrame]]:
     """(index, frame) of each (side, spec) read, in the order given, with a few reads ahead.
 
     The consumer sees the tables one by one as before (cancel checks, progress); the server
-    and the parsing of the previous answer overlap. Reads not consumed are cancelled.
+    and the parsing of the previous answer overlap. Reads not consumed are cancelled. Reads
+    `read_ahead` started are taken over; `then` are started ahead for a later step, behind these.
     """
-    gate = asyncio.Semaphore(READ_AHEAD)
-
-    async def one(side: str, spec: TableSpec) -> pd.DataFrame:
-        async with gate:
-            return await _fetch(ctx, side, spec)
-
-    tasks = [asyncio.ensure_future(one(side, spec)) for side, spec in reads]
+    tasks = [ctx.ahead.pop((side, spec.table, id(spec)), None) or _start_read(ctx, side, spec)
+             for side, spec in reads]
+    read_ahead(ctx, list(then))
     try:
         for i, task in enumerate(tasks):
             ctx.check_cancel()
@@ -284,7 +315,9 @@ async def delete_resource_rows(ctx: JobContext, step: str) -> str:
     total = 0
     n = len(ctx.delete_specs)
     reads = [("target", spec) for spec in ctx.delete_specs]
-    async with aclosing(_fetch_in_order(ctx, reads)) as frames:
+    # the download step's reads queue behind these: the server never waits for the next step
+    then = _download_reads(ctx) if "download" in ctx.strategy.steps else []
+    async with aclosing(_fetch_in_order(ctx, reads, then=then)) as frames:
         async for k, df in frames:
             spec = ctx.delete_specs[k]
             ctx.target_frames[spec.table] = df
@@ -300,6 +333,21 @@ async def delete_cohort(ctx: JobContext) -> str:
 
 async def delete_network(ctx: JobContext) -> str:
     return await delete_resource_rows(ctx, "deleteNetwork")
+
+
+def _download_reads(ctx: JobContext) -> list[tuple[str, TableSpec]]:
+    """The reads `download` will make, known once the delete tables are: the sync tables that
+    `tables_to_sync` keeps, in its order, from the source and (unless a delete step reads them)
+    from the target."""
+    specs = [s for s in ctx.strategy.sync if s.table in ctx.tgt.tables and s.table in ctx.src.tables]
+    by_name = {s.table: s for s in specs}
+    deleted = {s.table for s in ctx.delete_specs}
+    reads: list[tuple[str, TableSpec]] = []
+    for t in ctx.tgt.load_order([s.table for s in specs]):
+        reads.append(("source", by_name[t]))
+        if t not in deleted:
+            reads.append(("target", by_name[t]))
+    return reads
 
 
 async def download(ctx: JobContext) -> str:
