@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from contextlib import suppress
 from pathlib import Path
@@ -52,14 +53,16 @@ async def shoot(url: str, out: Path, size: tuple[int, int]) -> list[Path]:
     from emx2tui.ui.screens.preview import PreviewScreen
     from emx2tui.ui.screens.run import RunScreen
 
-    # Hold the first poll of the server's import task until the in-progress shot is taken.
-    held, release = asyncio.Event(), asyncio.Event()
+    # Hold the first poll of the server's import task until the in-progress shot is taken. The
+    # job runs on an event loop of its own in a thread: thread events, not asyncio ones.
+    held, release = threading.Event(), threading.Event()
     poll_task = Emx2Client.task
 
     async def held_task(self, task_id: str) -> dict:
         if not release.is_set():
             held.set()
-            await release.wait()
+            while not release.is_set():
+                await asyncio.sleep(0.02)
         return await poll_task(self, task_id)
 
     Emx2Client.task = held_task  # type: ignore[method-assign]
