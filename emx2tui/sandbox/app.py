@@ -163,11 +163,7 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
             return 200, hit, ctx
         payload = _projected_meta(gschema, doc, ctx)
         if payload is not None:
-            with server._gql_lock:
-                for k in [k for k in server._meta_answers if k[1] != meta_key[1]]:
-                    del server._meta_answers[k]
-                if len(server._meta_answers) < 64:
-                    server._meta_answers[meta_key] = payload
+            _keep_meta_answer(server, meta_key, payload)
             return 200, payload, ctx
     result = graphql_sync(gschema, query, variable_values=variables, context_value=ctx)
     if result.errors:
@@ -183,12 +179,17 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
         return 400, {"errors": [{"message": msg}]}, ctx
     payload = {"data": drop_nulls(result.data)}
     if meta_key is not None:
-        with server._gql_lock:
-            for k in [k for k in server._meta_answers if k[1] != meta_key[1]]:
-                del server._meta_answers[k]
-            if len(server._meta_answers) < 64:
-                server._meta_answers[meta_key] = payload
+        _keep_meta_answer(server, meta_key, payload)
     return 200, payload, ctx
+
+
+def _keep_meta_answer(server, meta_key: tuple, payload: dict) -> None:
+    """Cache a metadata answer; answers of another metadata version are dropped first."""
+    with server._gql_lock:
+        for k in [k for k in server._meta_answers if k[1] != meta_key[1]]:
+            del server._meta_answers[k]
+        if len(server._meta_answers) < 64:
+            server._meta_answers[meta_key] = payload
 
 
 class _NeedsExecutor(Exception):
