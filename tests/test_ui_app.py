@@ -255,7 +255,7 @@ async def test_preview_lists_only_the_tables_with_rows_to_delete():
         screen = await preview(pilot)
         delete = screen.query_one("#delete-tables", DataTable)
         assert cells(delete) == [["Subpopulations", "2"]]
-        assert str(delete.border_subtitle) == "1 table · 2 rows · 3 with none not listed"
+        assert str(delete.border_subtitle) == "1 table · 2 rows · 3 with nothing to delete not shown"
 
 
 async def test_broken_references_refuse_the_run():

@@ -26,6 +26,7 @@ from emx2tui.jobs.events import Emit, ServerTask, StepFinished, StepLog, StepPro
 from emx2tui.jobs.plan import (INSERT, UPDATE, Plan, TablePlan, build_table_plan, delete_only_plan,
                                digest, row_keys)
 from emx2tui.jobs.strategy import Strategy, StrategyError, TableSpec
+from emx2tui.jobs.report import rows as n_rows
 
 
 class JobCancelled(Exception):
@@ -323,7 +324,7 @@ async def delete_resource_rows(ctx: JobContext, step: str) -> str:
             ctx.target_frames[spec.table] = df
             total += len(df)
             ctx.emit(StepProgress(step, k + 1, n, "tables", spec.table))
-            ctx.log(step, f"{spec.table}: {len(df)} rows of {ctx.resource_id} in the target")
+            ctx.log(step, f"{spec.table}: {n_rows(len(df))} of {ctx.resource_id} in the target")
     return f"{total} rows of {ctx.resource_id} in {n} tables"
 
 

@@ -201,7 +201,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         none = len(plan.delete) - len(deleting)
         delete.border_subtitle = (f"{plural(n_del, 'table')} · "
                                   f"{plural(plan.total_delete_rows, 'row')}"
-                                  + (f" · {none} with none not listed" if none else ""))
+                                  + (f" · {none} with nothing to delete not shown" if none else ""))
         delete.display = bool(plan.delete) or attr(self.strategy, "flow") == "B"
         if plan.sync:
             sync.focus()
