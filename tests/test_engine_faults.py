@@ -171,11 +171,11 @@ def fresh(models_dir):
 
 def arm_when_sent(sandbox, events: list, kind: str, **options):
     """An emitter that arms a fault once the import is about to be sent (so it hits only that)."""
-    from emx2tui.jobs.events import StepLog
+    from emx2tui.jobs.events import WriteSent
 
     def emit(event):
         events.append(event)
-        if isinstance(event, StepLog) and event.message.startswith("Sending "):
+        if isinstance(event, WriteSent):
             sandbox.faults.add(kind, **options)
     return emit
 

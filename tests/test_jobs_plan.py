@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import zipfile
 
-import pandas as pd
 import pytest
 
 from emx2tui.emx2 import csvfmt

@@ -12,7 +12,6 @@ import io
 import zipfile
 from pathlib import Path
 
-import httpx
 import pytest
 
 from molgenis_emx2_pyclient import Client

@@ -10,7 +10,7 @@ from textual.widgets import DataTable, Input, OptionList, ProgressBar, Select, S
 from test_ui_fakes import (STRATEGIES, BrokenJob, FakeConnection, FakeRestorer, FakeStrategy,
                            ManyRowsJob, ScriptedJob, fake_app, journal_record)
 
-from emx2tui.jobs.events import ServerTask, StepFinished, StepLog, StepStarted
+from emx2tui.jobs.events import ServerTask, StepFinished, StepLog, StepStarted, WriteSent
 from uiwait import settle, wait_until
 
 from emx2tui.config import Config, ConnectionConfig, SavedJob, load_config
@@ -721,6 +721,7 @@ async def test_cancelled_run_is_not_called_a_failure():
 BACKUP_THEN_UPLOAD = [StepStarted("backup", unit="bytes"), 0,
                       StepFinished("backup", "done", "1,024 bytes"), "check",
                       StepStarted("upload"), StepLog("upload", "Sending 4 upserts as one import"),
+                      WriteSent("upload"),
                       ServerTask("upload", "RUNNING", "Import zip"), 1,
                       StepFinished("upload", "done", "4 rows written")]
 
@@ -734,6 +735,15 @@ async def scripted_run(pilot, script) -> RunScreen:
     return pilot.app.screen
 
 
+async def cancel_asked_during_backup(pilot) -> RunScreen:
+    """A scripted run, held in its backup, with the cancel question open."""
+    run = await scripted_run(pilot, BACKUP_THEN_UPLOAD)
+    await wait_until(pilot, lambda: "backup" in run.running_steps)
+    await pilot.press("x")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, ConfirmModal))
+    return run
+
+
 def dialog_text(app) -> str:
     return str(app.screen.query_one(".dialog-body", Static).render())
 
@@ -741,10 +751,7 @@ def dialog_text(app) -> str:
 async def test_cancel_question_follows_the_run_and_a_late_cancel_is_told():
     app = fake_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        run = await scripted_run(pilot, BACKUP_THEN_UPLOAD)
-        await wait_until(pilot, lambda: "backup" in run.running_steps)
-        await pilot.press("x")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        run = await cancel_asked_during_backup(pilot)
         assert "being backed up" in dialog_text(app)
         run.job.gates[0].set()  # the backup ends and the import leaves while the question is open
         await wait_until(pilot, lambda: "import has been sent" in dialog_text(app))
@@ -762,10 +769,7 @@ async def test_cancel_question_follows_the_run_and_a_late_cancel_is_told():
 async def test_open_cancel_question_says_when_the_run_has_ended():
     app = fake_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
-        run = await scripted_run(pilot, BACKUP_THEN_UPLOAD)
-        await wait_until(pilot, lambda: "backup" in run.running_steps)
-        await pilot.press("x")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        run = await cancel_asked_during_backup(pilot)
         run.job.gates[0].set()
         run.job.gates[1].set()
         await wait_until(pilot, lambda: not run.running)
@@ -779,10 +783,7 @@ async def test_open_cancel_question_says_when_the_run_has_ended():
 async def test_cancel_during_backup_ends_every_pane_and_says_cancelled():
     app = fake_app()
     async with app.run_test(size=SIZE) as pilot:
-        run = await scripted_run(pilot, BACKUP_THEN_UPLOAD)
-        await wait_until(pilot, lambda: "backup" in run.running_steps)
-        await pilot.press("x")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        run = await cancel_asked_during_backup(pilot)
         await pilot.press("y")
         await wait_until(pilot, lambda: run.job.cancelled)
         run.job.gates[0].set()

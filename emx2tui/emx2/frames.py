@@ -100,11 +100,9 @@ def tuples(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[tuple
         return []
     if not cols:
         return [()] * len(df)
-    if not df.columns.is_unique or any(c not in df.columns for c in cols):
-        return list(zip(*columns_of(df, cols)))
     # column by column (each a flat list), zipped into rows: some 4 times faster than the
     # frame's 2-D object array made into nested lists
-    return list(zip(*(df[c].tolist() for c in cols)))
+    return list(zip(*columns_of(df, cols)))
 
 
 def records(df: pd.DataFrame) -> list[dict[str, str]]:

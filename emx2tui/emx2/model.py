@@ -232,7 +232,7 @@ class SchemaModel:
     def _invalidate(self) -> None:
         self._key_cache.clear()
         self._ref_cache.clear()
-        getattr(self, "_owner_cache", {}).clear()
+        self._owner_cache.clear()
 
     @classmethod
     def from_molgenis_csv(cls, data: str | bytes | list[dict[str, str]], schema: str,

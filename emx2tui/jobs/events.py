@@ -54,6 +54,14 @@ class StepLog(Event):
 
 
 @dataclass(frozen=True)
+class WriteSent(Event):
+    """The write is leaving for the target (the import, or the first table of a table-by-table
+    upload): from here on it may land, and cancelling cannot call it back."""
+
+    step: str
+
+
+@dataclass(frozen=True)
 class ServerTask(Event):
     """A snapshot of a server task (for example the ZIP import) while it runs."""
 

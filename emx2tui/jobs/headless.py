@@ -24,28 +24,13 @@ from typing import TextIO
 from emx2tui.emx2.client import Connection, scrub, url_problem
 from emx2tui.emx2.errors import Emx2Error
 from emx2tui.jobs.backup import session_data_dir
-from emx2tui.jobs.events import (
-    STEP_TITLES,
-    Event,
-    PlanReady,
-    RunFinished,
-    ServerTask,
-    StepFinished,
-    StepLog,
-    StepProgress,
-    StepStarted,
-)
+from emx2tui.jobs.events import (STEP_TITLES, Event, PlanReady, RunFinished, ServerTask, StepFinished,
+                                 StepLog, StepProgress, StepStarted)
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.report import format_plan, rows, write_plan_out
 from emx2tui.jobs.runner import Job, JobSkipped
-from emx2tui.jobs.strategy import (
-    Strategy,
-    StrategyError,
-    list_strategies,
-    load_strategy,
-    load_strategy_file,
-    name_key,
-)
+from emx2tui.jobs.strategy import (Strategy, StrategyError, list_strategies, load_strategy,
+                                   load_strategy_file, name_key)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_NOT_CONFIRMED, EXIT_SKIPPED = 0, 1, 2, 3, 4
 SEVERITY = [EXIT_OK, EXIT_SKIPPED, EXIT_NOT_CONFIRMED, EXIT_FAILED, EXIT_USAGE]  # worst last

@@ -18,16 +18,8 @@ from typing import TextIO
 from emx2tui.emx2.client import scrub
 from emx2tui.emx2.errors import Emx2Error
 from emx2tui.jobs import journal
-from emx2tui.jobs.headless import (
-    EXIT_FAILED,
-    EXIT_NOT_CONFIRMED,
-    EXIT_OK,
-    EXIT_USAGE,
-    Printer,
-    UsageError,
-    ask_interruptibly,
-    connection_from,
-)
+from emx2tui.jobs.headless import (EXIT_FAILED, EXIT_NOT_CONFIRMED, EXIT_OK, EXIT_USAGE, Printer,
+                                   UsageError, ask_interruptibly, connection_from)
 from emx2tui.jobs.journal import JournalError, RunRecord, UnknownRun
 from emx2tui.jobs.report import rows
 from emx2tui.jobs.restore import RestorePlan, apply_restore, plan_restore

@@ -30,10 +30,8 @@ API for the app:
 from __future__ import annotations
 
 import asyncio
-
 import getpass
 import json
-import os
 import re
 import secrets
 import socket

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from emx2tui.emx2 import csvfmt
-from emx2tui.emx2.frames import empty_frame, records, tuples, write_frame
+from emx2tui.emx2.frames import empty_frame, tuples
 from emx2tui.emx2.zipfmt import build_zip
 
 INSERT, UPDATE, UNCHANGED = "insert", "update", "unchanged"

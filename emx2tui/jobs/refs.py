@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -65,6 +65,33 @@ def _narrowing(model: SchemaModel, table: str, columns: Iterable[tuple[str, list
 
 def _and(flt: dict, narrow: list[dict]) -> dict:
     return {"_and": [flt, *narrow]} if narrow else flt
+
+
+def key_filters(model: SchemaModel, table: str, key_columns: Sequence[str],
+                keys: Iterable[Key]) -> list[dict | None]:
+    """Filters that together select (at least) the rows with these keys, in chunks; [None] (the
+    whole table) when a key column cannot be filtered on.
+
+    The chunks run over the key column with the most distinct values; every other key column
+    with few distinct values narrows each chunk further, so a cohort's dozen changed variables
+    cost one small read, not a read of every variable of the cohort.
+    """
+    keys = {tuple(k) for k in keys}
+    if not keys or not key_columns:
+        return []
+    distinct = [sorted({k[i] for k in keys}) for i in range(len(key_columns))]
+    pick = max(range(len(key_columns)), key=lambda i: len(distinct[i]))
+    narrow = _narrowing(model, table, [(key_columns[i], distinct[i])
+                                       for i in range(len(key_columns)) if i != pick])
+    values = distinct[pick]
+    out: list[dict | None] = []
+    for start in range(0, len(values), CHUNK):
+        try:
+            flt = values_filter(model, table, key_columns[pick], values[start:start + CHUNK])
+        except (ModelError, StopIteration, Emx2Error):
+            return [None]
+        out.append(_and(flt, narrow))
+    return out
 
 
 def ref_keys(row: dict[str, str], ref: Reference, target_key: list[str]) -> list[Key]:
@@ -133,21 +160,16 @@ async def existing_keys(client: Emx2Client, model: SchemaModel, table: str, keys
     if not keys:
         return set()
     key_cols = model.key_columns(table) if table in model.tables else ["name"]
-    distinct = [sorted({k[i] for k in keys}) for i in range(len(key_cols))]
-    # chunks over the column with the most distinct values, each narrowed by the columns with
-    # few (a cohort's handful of variables is one small read, not all of the cohort's variables)
-    pick = max(range(len(key_cols)), key=lambda i: len(distinct[i]))
-    narrow = _narrowing(model, table, [(key_cols[i], distinct[i]) for i in range(len(key_cols))
-                                       if i != pick]) if table in model.tables else []
+    if table in model.tables:
+        filters = key_filters(model, table, key_cols, keys)
+    else:
+        names = sorted({k[0] for k in keys})
+        filters = [{"name": {"equals": names[i:i + CHUNK]}} for i in range(0, len(names), CHUNK)]
     found: set[Key] = set()
-    values = distinct[pick]
-    for start in range(0, len(values), CHUNK):
-        chunk = values[start:start + CHUNK]
+    for flt in filters:
         try:
-            flt = values_filter(model, table, key_cols[pick], chunk) if table in model.tables \
-                else {"name": {"equals": chunk}}
-            df = await client.download_table(model.name, table, _and(flt, narrow))
-        except (Emx2Error, ModelError, StopIteration):
+            df = await client.download_table(model.name, table, flt)
+        except (Emx2Error, ModelError):
             df = await client.download_table(model.name, table)
         if len(df) and all(c in df.columns for c in key_cols):
             found |= set(row_keys(df, key_cols)) & keys

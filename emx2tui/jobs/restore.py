@@ -42,7 +42,7 @@ from emx2tui.emx2.zipfmt import build_zip, table_entries
 from emx2tui.jobs import backup as backups
 from emx2tui.jobs import journal
 from emx2tui.jobs.events import (Emit, RunFinished, ServerTask, StepFinished, StepLog, StepStarted,
-                                 ignore)
+                                 WriteSent, ignore)
 from emx2tui.jobs.journal import RunRecord, TableRecord
 from emx2tui.jobs.rowsets import ExportRows, Key, Row, rows_digest
 from emx2tui.jobs.runner import RunResult
@@ -457,6 +457,7 @@ async def apply_restore(plan: RestorePlan, emit: Emit = ignore, *, force: bool =
                                     str(task.get("description") or ""), tuple(flatten_subtasks(task))))
 
                 sent.append("")
+                emit(WriteSent("upload"))
                 task = await client.upload_zip(plan.schema, data, on_task=on_task,
                                                on_accepted=sent.append)
                 emit(StepLog("upload", f"Server: {task.get('description') or task.get('status')}"))

@@ -329,7 +329,8 @@ class Job:
         else:
             # the target's rows of every key the run inserts, updates or deletes: what a restore
             # puts back (rows the run leaves alone need no copy)
-            tables = journal.tables_from_plan(plan)
+            # the journal record holds these per table already (begin_run made it from the plan)
+            tables = self._record.tables if self._record is not None else journal.tables_from_plan(plan)
             wanted = {name: (t.key_columns, [tuple(k) for k in t.inserted_keys + t.updated_keys
                                              + t.deleted_keys])
                       for name, t in tables.items() if t.writes}

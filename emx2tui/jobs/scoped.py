@@ -17,15 +17,14 @@ from collections.abc import Iterable, Mapping, Sequence
 import pandas as pd
 
 from emx2tui.emx2.client import Emx2Client, gather_bounded
-from emx2tui.emx2.errors import Emx2Error, ModelError
+from emx2tui.emx2.errors import Emx2Error
 from emx2tui.emx2.frames import write_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip
 from emx2tui.jobs.plan import Key, row_keys
-from emx2tui.jobs.refs import CHUNK, values_filter
+from emx2tui.jobs.refs import key_filters
 
 Filter = Mapping | None
-NARROW = 50  # a key column with at most this many distinct values narrows every chunk
 READ_AHEAD = 4  # filtered reads in flight at once
 
 
@@ -125,39 +124,6 @@ async def attachments(client: Emx2Client, model: SchemaModel, rows: ClassRows) -
                     except Emx2Error:
                         continue
     return files
-
-
-def key_filters(model: SchemaModel, table: str, key_columns: Sequence[str],
-                keys: Iterable[Key]) -> list[Filter]:
-    """Filters that together select (at least) the rows with these keys, in chunks.
-
-    The chunks run over the key column with the most distinct values; every other key column
-    with few distinct values narrows each chunk further (`_and`), so a cohort's dozen changed
-    variables cost one small read, not a read of every variable of the cohort.
-    """
-    keys = {tuple(k) for k in keys}
-    if not keys or not key_columns:
-        return []
-    distinct = [sorted({k[i] for k in keys}) for i in range(len(key_columns))]
-    pick = max(range(len(key_columns)), key=lambda i: len(distinct[i]))
-    narrow: list[dict] = []
-    for i, values in enumerate(distinct):
-        if i == pick or len(values) > NARROW:
-            continue
-        try:
-            narrow.append(values_filter(model, table, key_columns[i], values))
-        except (ModelError, StopIteration, Emx2Error):
-            continue
-    values = distinct[pick]
-    out: list[Filter] = []
-    for start in range(0, len(values), CHUNK):
-        chunk = values[start:start + CHUNK]
-        try:
-            flt = values_filter(model, table, key_columns[pick], chunk)
-        except (ModelError, StopIteration, Emx2Error):
-            return [None]
-        out.append({"_and": [flt, *narrow]} if narrow else flt)
-    return out
 
 
 async def keyed_backup(client: Emx2Client, model: SchemaModel,

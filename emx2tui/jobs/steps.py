@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from contextlib import aclosing
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -22,11 +22,12 @@ from emx2tui.emx2.frames import empty_frame, records, write_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip, read_files
 from emx2tui.jobs import refs, transform
-from emx2tui.jobs.events import Emit, ServerTask, StepFinished, StepLog, StepProgress, StepStarted
+from emx2tui.jobs.events import (Emit, ServerTask, StepFinished, StepLog, StepProgress, StepStarted,
+                                 WriteSent)
 from emx2tui.jobs.plan import (INSERT, UPDATE, Plan, TablePlan, build_table_plan, delete_only_plan,
                                digest, row_keys)
-from emx2tui.jobs.strategy import Strategy, StrategyError, TableSpec
 from emx2tui.jobs.report import rows as n_rows
+from emx2tui.jobs.strategy import Strategy, StrategyError, TableSpec
 
 
 class JobCancelled(Exception):
@@ -76,6 +77,12 @@ class JobContext:
 
     def log(self, step: str, message: str, level: str = "info") -> None:
         self.emit(StepLog(step, message, level))  # type: ignore[arg-type]
+
+    def sending(self, step: str) -> None:
+        """The write is about to leave: say so once, to the journal's logic and to listeners."""
+        if not self.write_sent:
+            self.write_sent = True
+            self.emit(WriteSent(step))
 
     def warn(self, step: str, message: str) -> None:
         if message not in self.warnings:
@@ -205,20 +212,32 @@ _RESOURCE_WORDS = {"Collections": "cohort", "Networks": "network"}
 
 
 # ----------------------------------------------------------------------------- table lists
+def _sync_order(ctx: JobContext) -> list[TableSpec]:
+    """The strategy's sync tables that both schemas have, in the target's load order."""
+    specs = [s for s in ctx.strategy.sync if s.table in ctx.tgt.tables and s.table in ctx.src.tables]
+    by_name = {s.table: s for s in specs}
+    return [by_name[t] for t in ctx.tgt.load_order([s.table for s in specs])]
+
+
+def _sync_reads(specs: list[TableSpec], target_read: set[str]) -> list[tuple[str, TableSpec]]:
+    """The reads `download` makes: each table from the source and, unless its target rows are
+    read already (by a delete step), from the target."""
+    reads: list[tuple[str, TableSpec]] = []
+    for spec in specs:
+        reads.append(("source", spec))
+        if spec.table not in target_read:
+            reads.append(("target", spec))
+    return reads
+
+
 async def tables_to_sync(ctx: JobContext) -> str:
     step = "tablesToSync"
-    specs = []
     for spec in ctx.strategy.sync:
         if spec.table not in ctx.tgt.tables:
             ctx.warn(step, f"Table '{spec.table}' is not in target schema '{ctx.target_schema}'; skipped")
-            continue
-        if spec.table not in ctx.src.tables:
+        elif spec.table not in ctx.src.tables:
             ctx.warn(step, f"Table '{spec.table}' is not in source schema '{ctx.source_schema}'; skipped")
-            continue
-        specs.append(spec)
-    order = ctx.tgt.load_order([s.table for s in specs])
-    by_name = {s.table: s for s in specs}
-    ctx.sync_specs = [by_name[t] for t in order]
+    ctx.sync_specs = _sync_order(ctx)
     for i, spec in enumerate(ctx.sync_specs, 1):
         ctx.log(step, f"{i:2}. {spec.table}: {spec.filter_text(ctx.resource_id)}")
     return f"{len(ctx.sync_specs)} tables"
@@ -337,29 +356,15 @@ async def delete_network(ctx: JobContext) -> str:
 
 
 def _download_reads(ctx: JobContext) -> list[tuple[str, TableSpec]]:
-    """The reads `download` will make, known once the delete tables are: the sync tables that
-    `tables_to_sync` keeps, in its order, from the source and (unless a delete step reads them)
-    from the target."""
-    specs = [s for s in ctx.strategy.sync if s.table in ctx.tgt.tables and s.table in ctx.src.tables]
-    by_name = {s.table: s for s in specs}
-    deleted = {s.table for s in ctx.delete_specs}
-    reads: list[tuple[str, TableSpec]] = []
-    for t in ctx.tgt.load_order([s.table for s in specs]):
-        reads.append(("source", by_name[t]))
-        if t not in deleted:
-            reads.append(("target", by_name[t]))
-    return reads
+    """The reads `download` will make, known once the delete tables are."""
+    return _sync_reads(_sync_order(ctx), {s.table for s in ctx.delete_specs})
 
 
 async def download(ctx: JobContext) -> str:
     step = "download"
     n = len(ctx.sync_specs)
     rows = 0
-    reads: list[tuple[str, TableSpec]] = []
-    for spec in ctx.sync_specs:
-        reads.append(("source", spec))
-        if spec.table not in ctx.target_frames:
-            reads.append(("target", spec))
+    reads = _sync_reads(ctx.sync_specs, set(ctx.target_frames))
     done = 0
     async with aclosing(_fetch_in_order(ctx, reads)) as frames:
         async for k, df in frames:
@@ -709,7 +714,7 @@ async def upload(ctx: JobContext, plan: Plan | None = None) -> str:
     def on_accepted(task_id: str) -> None:
         ctx.task_id = task_id
 
-    ctx.write_sent = True
+    ctx.sending(step)
     task = await ctx.target.upload_zip(ctx.target_schema, data, on_task=on_task,
                                        on_accepted=on_accepted)
     ctx.log(step, f"Server: {task.get('description') or task.get('status')}")
@@ -753,7 +758,7 @@ async def upload_tables(ctx: JobContext, plan: Plan) -> str:
                 second.append((name, rows[has].reset_index(drop=True), cols))
             for c in later:
                 first[c] = ""
-        ctx.write_sent = True
+        ctx.sending(step)
         await ctx.target.upload_csv(ctx.target_schema, name, write_frame(first, cols))
         done += 1
         ctx.emit(StepProgress(step, done, total, "tables", name))
@@ -764,7 +769,7 @@ async def upload_tables(ctx: JobContext, plan: Plan) -> str:
             continue
         ctx.check_cancel()
         keys = dp.key_columns
-        ctx.write_sent = True
+        ctx.sending(step)
         n = await ctx.target.delete_rows(ctx.target_schema, name,
                                          csvfmt.write_csv(keys, records(dp.deleted_frame)))
         if name not in {t for t, *_ in second} and not (plan.table(name) and len(plan.table(name).upsert_frame())):

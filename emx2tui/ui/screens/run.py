@@ -18,8 +18,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
-from emx2tui.jobs.events import (Event, RunFinished, ServerTask, StepFinished, StepLog,
-                                 StepProgress, StepStarted)
+from emx2tui.jobs.events import (Event, RunFinished, ServerTask, StepFinished, StepProgress,
+                                 StepStarted, WriteSent)
 from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.modals.confirm import ConfirmModal
 from emx2tui.ui.text import FLOW_NAMES, attr, count, duration, plural, short_path, step_names
@@ -210,10 +210,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self.upload_started = True
         elif isinstance(event, StepFinished):
             self.upload_ended = True
-        elif isinstance(event, (ServerTask, StepProgress)):
-            self.import_sent = True
-        elif isinstance(event, StepLog) and event.message.startswith(("Sending", "Writing")):
-            # The engine logs this line just before the import (or the first table) leaves.
+        elif isinstance(event, (WriteSent, ServerTask, StepProgress)):
             self.import_sent = True
 
     def _flush(self) -> None:

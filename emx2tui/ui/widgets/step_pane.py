@@ -4,6 +4,7 @@ server's task while the import runs, and the lines it logged."""
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable
 
 from rich.text import Text
@@ -12,11 +13,19 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
-from emx2tui.jobs.events import STEP_TITLES, ServerTask, StepFinished, StepLog, StepProgress, StepStarted
+from emx2tui.jobs.events import (
+    STEP_TITLES,
+    ServerTask,
+    StepFinished,
+    StepLog,
+    StepProgress,
+    StepStarted,
+)
 from emx2tui.ui.text import STATUS_ICONS, compact_paths, count
 
 LEVEL_PREFIX = {"info": "", "warning": "! ", "error": "✖ "}
 MAX_TABLE_ROWS = 40  # table bars per step; further tables only move the step's own bar
+MAX_LOG_LINES = 1000  # per step
 
 Clock = Callable[[], float]
 
@@ -134,7 +143,7 @@ class StepPane(Vertical):
         self.started: float | None = None
         self.subtasks: tuple[tuple[str, str], ...] = ()
         self.tables: dict[str, TableProgress] = {}
-        self._log_lines: list[str] = []
+        self._log_lines: deque[str] = deque(maxlen=MAX_LOG_LINES)
         self._refresh_title()
 
     def compose(self) -> ComposeResult:
@@ -144,7 +153,7 @@ class StepPane(Vertical):
         yield VerticalScroll(classes="step-tables", id=f"tables-{self.step}")
         yield Static("", classes="step-subtasks", id=f"tasks-{self.step}")
         # Wrapped, so the end of a long line (a file name, a URL) is not cut at the pane's edge.
-        yield RichLog(max_lines=1000, min_width=1, wrap=True, classes="step-log",
+        yield RichLog(max_lines=MAX_LOG_LINES, min_width=1, wrap=True, classes="step-log",
                       id=f"log-{self.step}")
 
     def on_mount(self) -> None:
@@ -240,7 +249,7 @@ class StepPane(Vertical):
 
     def write(self, message: str, level: str = "info") -> None:
         line = f"{LEVEL_PREFIX.get(level, '')}{message}"
-        self._log_lines = (self._log_lines + [line])[-1000:]
+        self._log_lines.append(line)
         self.query_one(RichLog).write(Text(line))
 
     def server_task(self, event: ServerTask) -> None:
