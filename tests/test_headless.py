@@ -79,10 +79,9 @@ def remove_a_staging_variable(sb) -> None:
             used = set(zip(values["table"], values["variable"]))
             for t, vs in zip(mappings["source table"], mappings["source variables"]):
                 used |= {(t, v) for v in csvfmt.split_array(vs)}
-            free = variables[[(t, n) not in used for t, n in zip(variables["table"], variables["name"])]]
-            row = free.iloc[0]
+            free = variables.where((t, n) not in used for t, n in zip(variables["table"], variables["name"]))
             await c.delete_rows("testCohort", "Variables", csvfmt.write_csv(
-                ["resource", "table", "name"], [row.to_dict()]))
+                ["resource", "table", "name"], free.records()[:1]))
     asyncio.run(go())
 
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from frameedit import with_cell
+
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Connection, Emx2Client
 from emx2tui.emx2.zipfmt import table_entries
@@ -65,7 +67,7 @@ def run(coro):
 async def table_csv(sb, schema: str, table: str) -> tuple[list[str], list[dict[str, str]]]:
     async with Emx2Client(conn(sb, schema)) as c:
         df = await c.download_table(schema, table)
-    return list(df.columns), df.to_dict("records")
+    return list(df.columns), df.records()
 
 
 async def export(sb, schema: str) -> dict[str, str]:
@@ -186,8 +188,8 @@ def test_cohort_staging_to_catalogue_insert_then_replace(sandbox, models_dir):
             await c.delete_rows("testCohort", "Variables", csvfmt.write_csv(
                 ["resource", "table", "name"], [gone]))
             df = await c.download_table("testCohort", "Variables")
-            row = df[(df["table"] == changed["table"]) & (df["name"] == changed["name"])].copy()
-            row["description"] = "changed in staging"
+            row = df.where(r == (changed["table"], changed["name"]) for r in df.tuples(["table", "name"]))
+            row = row.assign("description", "changed in staging")
             from emx2tui.emx2.frames import write_frame
             await c.upload_csv("testCohort", "Variables", write_frame(row))
 
@@ -231,7 +233,7 @@ def test_failed_flow_b_upload_leaves_target_unchanged(sandbox):
     before = run(export(sandbox, "catalogue"))
     # a staging row that names an ontology term the catalogue's ontology schema lacks
     tp = plan.table("Collections")
-    tp.frame.loc[0, "countries"] = "Atlantis"
+    tp.frame = with_cell(tp.frame, 0, "countries", "Atlantis")
     tp.actions[0] = "update"
     events, emit = collect()
     result = run(job.apply(plan, emit))
@@ -269,9 +271,9 @@ def test_plan_outdated_when_target_changes(sandbox):
     async def touch():
         async with Emx2Client(conn(sandbox, "catalogue")) as c:
             df = await c.download_table("catalogue", "Tables", {"resource": {"id": {"equals": "testCohort"}}})
-            df.loc[0, "description"] = "edited by someone else"
+            df = with_cell(df, 0, "description", "edited by someone else")
             from emx2tui.emx2.frames import write_frame
-            await c.upload_csv("catalogue", "Tables", write_frame(df.iloc[[0]]))
+            await c.upload_csv("catalogue", "Tables", write_frame(df.slice(0, 1)))
 
     run(touch())
     before = run(export(sandbox, "catalogue"))

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from frameedit import with_cell
+
 from emx2tui import cli
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Connection, Emx2Client
@@ -78,13 +80,13 @@ def edit_staging(sb) -> tuple[dict, dict]:
             used = set(zip(values["table"], values["variable"]))
             for t, vs in zip(mappings["source table"], mappings["source variables"]):
                 used |= {(t, v) for v in csvfmt.split_array(vs)}
-            free = variables[[(t, n) not in used for t, n in zip(variables["table"], variables["name"])]]
-            gone, changed = free.iloc[0].to_dict(), free.iloc[[1]].copy()
+            free = variables.where((t, n) not in used for t, n in zip(variables["table"], variables["name"]))
+            gone, changed = free.records()[0], free.slice(1, 2)
             await c.delete_rows("testCohort", "Variables", csvfmt.write_csv(
                 ["resource", "table", "name"], [gone]))
-            changed["description"] = "changed in staging"
+            changed = changed.assign("description", "changed in staging")
             await c.upload_csv("testCohort", "Variables", write_frame(changed))
-            return gone, changed.iloc[0].to_dict()
+            return gone, changed.records()[0]
     return run(go())
 
 
@@ -92,8 +94,7 @@ def edit_catalogue_row(sb, table: str, value: str) -> None:
     async def go():
         async with Emx2Client(conn(sb)) as c:
             df = await c.download_table("catalogue", table, {"resource": {"id": {"equals": "testCohort"}}})
-            row = df.iloc[[0]].copy()
-            row["description"] = value
+            row = df.slice(0, 1).assign("description", value)
             await c.upload_csv("catalogue", table, write_frame(row))
     run(go())
 
@@ -223,7 +224,7 @@ def test_failed_run_is_journalled_and_has_nothing_to_restore(sandbox):
     job = Job(STRATEGY, conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
     plan = run(job.plan())
     tp = plan.table("Collections")
-    tp.frame.loc[0, "countries"] = "Atlantis"
+    tp.frame = with_cell(tp.frame, 0, "countries", "Atlantis")
     tp.actions[0] = "update"
     result = run(job.apply(plan))
     assert not result.ok and result.run_id

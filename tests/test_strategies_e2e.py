@@ -80,7 +80,7 @@ def run(coro):
 
 async def _rows(sb, schema: str, table: str, flt: dict | None = None) -> list[dict[str, str]]:
     async with Emx2Client(conn(sb, schema)) as c:
-        return (await c.download_table(schema, table, flt)).to_dict("records")
+        return (await c.download_table(schema, table, flt)).records()
 
 
 def rows(sb, schema: str, table: str) -> list[dict[str, str]]:
@@ -260,7 +260,7 @@ def test_network_staging_to_catalogue_withholds_a_mapped_variable(sb, models_dir
     job2 = Job("network-staging-to-data-catalogue", conn(sb, "testNetwork"), conn(sb, "catalogue"))
     plan2 = run(job2.plan())
     vdel = plan2.deleted("Variables")
-    assert vdel.deletes == 1 and vdel.deleted_frame["name"].tolist() == [dropped["name"]]
+    assert vdel.deletes == 1 and vdel.deleted_frame["name"] == [dropped["name"]]
     assert len(plan2.withheld) == 1 and mapped["name"] in plan2.withheld[0]
     assert "Variable mappings" in plan2.withheld[0]
     assert plan2.table("Variables").updates == 1

@@ -8,8 +8,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 
+from emx2tui.emx2.frames import Frame
 from emx2tui.jobs.events import (PlanReady, RunFinished, ServerTask, StepFinished, StepLog,
                                  StepProgress, StepStarted)
 
@@ -62,7 +62,7 @@ class FakeClient:
             raise ValueError(f"Sign-in to {self.connection.url} failed: wrong user name or password")
         return list(SCHEMAS)
 
-    async def download_table(self, schema: str, table: str) -> pd.DataFrame:
+    async def download_table(self, schema: str, table: str) -> Frame:
         return _frame(table, SCHEMAS[schema][table])
 
     async def table_counts(self, schema: str) -> dict[str, int]:
@@ -150,9 +150,9 @@ class FakeResult:
     target_state: str = "unchanged"
 
 
-def _frame(table: str, n: int) -> pd.DataFrame:
-    return pd.DataFrame({"resource": ["NORTHSTAR"] * n, "name": [f"{table} {i}" for i in range(n)],
-                         "email": [f"person{i}@example.org" for i in range(n)]})
+def _frame(table: str, n: int) -> Frame:
+    return Frame(["resource", "name", "email"],
+                 [("NORTHSTAR", f"{table} {i}", f"person{i}@example.org") for i in range(n)])
 
 
 def contacts_plan() -> FakeTablePlan:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import pandas as pd
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Select, Static
@@ -14,6 +13,7 @@ from test_ui_fakes import FakeRestorePlan, journal_record
 from uiwait import settle, wait_until
 
 from emx2tui.config import ConnectionConfig
+from emx2tui.emx2.frames import Frame
 from emx2tui.ui.modals.confirm import ConfirmModal
 from emx2tui.ui.modals.confirm_delete import ConfirmDeleteModal
 from emx2tui.ui.modals.connection_form import ConnectionForm
@@ -253,7 +253,7 @@ async def test_connection_form_tests_the_connection():
 
 # ----------------------------------------------------------------------------- rows
 async def test_rows_modal_pages_through_rows():
-    frame = pd.DataFrame({"id": [str(i) for i in range(PAGE + 20)], "name": ["x"] * (PAGE + 20)})
+    frame = Frame(["id", "name"], [(str(i), "x") for i in range(PAGE + 20)])
 
     async def load():
         return frame

@@ -30,7 +30,6 @@ if "httpx" not in sys.modules:
     finally:
         del sys.modules["httpx._main"]
 import httpx
-import pandas as pd
 
 from emx2tui.emx2.errors import (
     AuthError,
@@ -41,7 +40,7 @@ from emx2tui.emx2.errors import (
     ServerError,
     TaskFailed,
 )
-from emx2tui.emx2.frames import read_frame
+from emx2tui.emx2.frames import Frame, read_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.names import table_id
 
@@ -466,7 +465,7 @@ class Emx2Client:
 
     # ----------------------------------------------------------------- CSV
     async def download_table(self, schema: str, table: str, filter: Mapping | None = None,
-                             *, include_system_columns: bool = False) -> pd.DataFrame:
+                             *, include_system_columns: bool = False) -> Frame:
         """A table's rows as a frame of strings (`""` for empty cells), optionally filtered."""
         params: dict[str, str] = {}
         if filter:

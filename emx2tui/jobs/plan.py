@@ -13,10 +13,8 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-import pandas as pd
-
 from emx2tui.emx2 import csvfmt
-from emx2tui.emx2.frames import empty_frame, tuples
+from emx2tui.emx2.frames import Frame, empty_frame, tuples
 from emx2tui.emx2.zipfmt import build_zip
 
 INSERT, UPDATE, UNCHANGED = "insert", "update", "unchanged"
@@ -33,8 +31,8 @@ class TablePlan:
     updates: int = 0
     unchanged: int = 0
     deletes: int = 0
-    frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-    deleted_frame: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    frame: Frame = field(default_factory=Frame, repr=False)
+    deleted_frame: Frame = field(default_factory=Frame, repr=False)
     key_columns: list[str] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)  # columns sent on upload
     actions: list[str] = field(default_factory=list, repr=False)  # per row of `frame`
@@ -52,18 +50,16 @@ class TablePlan:
     def writes(self) -> int:
         return self.inserts + self.updates
 
-    def rows_with(self, action: str) -> pd.DataFrame:
+    def rows_with(self, action: str) -> Frame:
         if not len(self.frame):
             return self.frame
-        mask = pd.Series([a == action for a in self.actions], index=self.frame.index)
-        return self.frame[mask].reset_index(drop=True)
+        return self.frame.where(a == action for a in self.actions)
 
-    def upsert_frame(self) -> pd.DataFrame:
+    def upsert_frame(self) -> Frame:
         """The rows an apply sends as upserts: inserts and updates (unchanged rows are left alone)."""
         if not len(self.frame):
             return self.frame
-        mask = pd.Series([a in (INSERT, UPDATE) for a in self.actions], index=self.frame.index)
-        return self.frame[mask].reset_index(drop=True)
+        return self.frame.where(a in (INSERT, UPDATE) for a in self.actions)
 
 
 @dataclass
@@ -150,7 +146,7 @@ def _norm(value: str, is_array: bool) -> object:
     return value
 
 
-def row_keys(df: pd.DataFrame, key_columns: list[str]) -> list[Key]:
+def row_keys(df: Frame, key_columns: list[str]) -> list[Key]:
     if not len(df):
         return []
     missing = [k for k in key_columns if k not in df.columns]
@@ -158,7 +154,7 @@ def row_keys(df: pd.DataFrame, key_columns: list[str]) -> list[Key]:
         raise ValueError(f"key columns {missing} are missing")
     if not key_columns:
         return [()] * len(df)
-    return list(zip(*(_stripped(df[k].tolist()) for k in key_columns)))
+    return list(zip(*(_stripped(df[k]) for k in key_columns)))
 
 
 def _stripped(values: list) -> list[str]:
@@ -168,10 +164,10 @@ def _stripped(values: list) -> list[str]:
         return [v.strip() if isinstance(v, str) else str(v).strip() for v in values]
 
 
-def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str],
+def diff_table(source: Frame, target: Frame, key_columns: list[str],
                columns: list[str], array_columns: Iterable[str] = (),
                ignore: Iterable[str] = ()) -> tuple[
-                   list[str], dict[Key, dict[str, tuple[str, str]]], pd.DataFrame]:
+                   list[str], dict[Key, dict[str, tuple[str, str]]], Frame]:
     """Compare by key: (action per source row, changed cells per updated key, target rows to delete).
 
     Only `columns` are compared (the columns the upload carries), except `ignore` (file ids, which
@@ -207,14 +203,13 @@ def diff_table(source: pd.DataFrame, target: pd.DataFrame, key_columns: list[str
             else:
                 actions.append(UNCHANGED)
     if len(target):
-        mask = [k not in seen for k in tkeys]
-        gone = target[pd.Series(mask, index=target.index)].reset_index(drop=True)
+        gone = target.where(k not in seen for k in tkeys)
     else:
         gone = empty_frame(list(target.columns) or list(key_columns))
     return actions, changes, gone
 
 
-def cleared_columns(target: pd.DataFrame, keys: set[Key], key_columns: list[str],
+def cleared_columns(target: Frame, keys: set[Key], key_columns: list[str],
                     upload_cols: list[str], target_upload_cols: list[str]) -> dict[str, int]:
     """Target columns outside the upload that hold values on rows an upsert rewrites."""
     out: dict[str, int] = {}
@@ -223,16 +218,15 @@ def cleared_columns(target: pd.DataFrame, keys: set[Key], key_columns: list[str]
     extra = [c for c in target_upload_cols if c not in upload_cols and c in target.columns]
     if not extra:
         return out
-    mask = pd.Series([k in keys for k in row_keys(target, key_columns)], index=target.index)
-    rows = target[mask]
+    rows = target.where(k in keys for k in row_keys(target, key_columns))
     for c in extra:
-        n = int((rows[c].str.strip() != "").sum())
+        n = sum(1 for v in rows[c] if v.strip())
         if n:
             out[c] = n
     return out
 
 
-def digest(df: pd.DataFrame, key_columns: list[str]) -> str:
+def digest(df: Frame, key_columns: list[str]) -> str:
     """A fingerprint of a frame's content, independent of row and column order."""
     if not len(df):
         return hashlib.sha256(b"empty").hexdigest()
@@ -244,7 +238,7 @@ def digest(df: pd.DataFrame, key_columns: list[str]) -> str:
     return h.hexdigest()
 
 
-def build_table_plan(table: str, filter_text: str, source: pd.DataFrame, target: pd.DataFrame,
+def build_table_plan(table: str, filter_text: str, source: Frame, target: Frame,
                      key_columns: list[str], columns: list[str], *, array_columns: Iterable[str] = (),
                      target_columns: list[str] | None = None, with_deletes: bool = False,
                      target_digest: str = "", ignore: Iterable[str] = ()) -> tuple[TablePlan, TablePlan | None]:
@@ -269,12 +263,11 @@ def build_table_plan(table: str, filter_text: str, source: pd.DataFrame, target:
     return plan, dplan
 
 
-def delete_only_plan(table: str, filter_text: str, target: pd.DataFrame, key_columns: list[str],
+def delete_only_plan(table: str, filter_text: str, target: Frame, key_columns: list[str],
                      kept_keys: set[Key], target_digest: str = "") -> TablePlan:
     """Deletes for a table that is not synced: the target rows whose key is not kept."""
     if len(target):
-        mask = pd.Series([k not in kept_keys for k in row_keys(target, key_columns)], index=target.index)
-        gone = target[mask].reset_index(drop=True)
+        gone = target.where(k not in kept_keys for k in row_keys(target, key_columns))
     else:
         gone = empty_frame(list(key_columns))
     return TablePlan(table=table, filter_text=filter_text, rows=len(target), deletes=len(gone),

@@ -19,8 +19,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import pandas as pd
-
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, gather_bounded
 from emx2tui.emx2.errors import Emx2Error, ModelError
@@ -268,9 +266,8 @@ class ReferenceCheck:
             if dp is None or not reasons:
                 continue
             kcols = self.model.key_columns(name)
-            mask = pd.Series([k not in reasons for k in row_keys(dp.deleted_frame, kcols)],
-                             index=dp.deleted_frame.index)
-            dp.deleted_frame = dp.deleted_frame[mask].reset_index(drop=True)
+            dp.deleted_frame = dp.deleted_frame.where(
+                k not in reasons for k in row_keys(dp.deleted_frame, kcols))
             dp.deletes = len(dp.deleted_frame)
             for key, why in sorted(reasons.items()):
                 msg = f"{name} {_short(key)} is not deleted: {why}"

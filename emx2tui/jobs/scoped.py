@@ -14,24 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
-import pandas as pd
-
 from emx2tui.emx2.client import Emx2Client, gather_bounded
 from emx2tui.emx2.errors import Emx2Error
-from emx2tui.emx2.frames import write_frame
+from emx2tui.emx2.frames import Frame, concat, write_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip
 from emx2tui.jobs.plan import Key, row_keys
 from emx2tui.jobs.refs import key_filters
+from emx2tui.jobs.transform import table_classes
 
 Filter = Mapping | None
 READ_AHEAD = 4  # filtered reads in flight at once
-
-
-def _classes(df: pd.DataFrame, table: str) -> pd.Series:
-    if "mg_tableclass" not in df.columns:
-        return pd.Series([table] * len(df), index=df.index, dtype=object)
-    return df["mg_tableclass"].map(lambda v: v.rsplit(".", 1)[-1] if v else table)
 
 
 class ClassRows:
@@ -39,10 +32,10 @@ class ClassRows:
 
     def __init__(self, model: SchemaModel) -> None:
         self.model = model
-        self.frames: dict[str, list[pd.DataFrame]] = {}
+        self.frames: dict[str, list[Frame]] = {}
         self.seen: dict[str, set[Key]] = {}
 
-    def add(self, cls: str, df: pd.DataFrame) -> None:
+    def add(self, cls: str, df: Frame) -> None:
         if not len(df):
             return
         keys = self.model.key_columns(cls) if cls in self.model.tables else []
@@ -53,17 +46,16 @@ class ClassRows:
             for k in ks:
                 mask.append(k not in seen)
                 seen.add(k)
-            df = df[pd.Series(mask, index=df.index)]
+            df = df.where(mask)
         if len(df):
-            df = df.copy()
             if "mg_tableclass" in df.columns:
-                df["mg_tableclass"] = cls
+                df = df.assign("mg_tableclass", cls)
             self.frames.setdefault(cls, []).append(df)
 
     def entries(self) -> dict[str, str]:
         out: dict[str, str] = {}
         for cls, parts in self.frames.items():
-            df = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            df = concat(parts) if len(parts) > 1 else parts[0]
             out[cls] = write_frame(df, list(df.columns))
         return out
 
@@ -77,7 +69,7 @@ def _read_key(table: str, flt: Filter) -> tuple[str, str]:
 
 async def read_classes(client: Emx2Client, model: SchemaModel, table: str,
                        filters: Sequence[Filter], into: ClassRows,
-                       prefetched: Mapping[tuple[str, str], pd.DataFrame] | None = None) -> None:
+                       prefetched: Mapping[tuple[str, str], Frame] | None = None) -> None:
     """Add the rows of `table` that any of `filters` selects, each to its own class's file.
 
     A table's CSV lists the rows of its subclasses too, with the table's columns only; those
@@ -91,9 +83,9 @@ async def read_classes(client: Emx2Client, model: SchemaModel, table: str,
             df = await client.download_table(model.name, table, flt, include_system_columns=True)
         if not len(df):
             continue
-        classes = _classes(df, table)
-        into.add(table, df[classes == table])
-        for cls in classes.unique():
+        classes = table_classes(df, table)
+        into.add(table, df.where(c == table for c in classes))
+        for cls in dict.fromkeys(classes):
             if cls != table:
                 sub[cls] = None
     for cls in sub:
@@ -113,7 +105,7 @@ async def attachments(client: Emx2Client, model: SchemaModel, rows: ClassRows) -
             for col in cols:
                 if col not in df.columns:
                     continue
-                for fid, fname in zip(df[col], df.get(f"{col}_filename", pd.Series([""] * len(df)))):
+                for fid, fname in zip(df[col], df.get(f"{col}_filename")):
                     fid = (fid or "").strip()
                     if not fid:
                         continue

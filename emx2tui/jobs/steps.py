@@ -13,12 +13,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-import pandas as pd
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, flatten_subtasks
 from emx2tui.emx2.errors import Emx2Error, ModelError
-from emx2tui.emx2.frames import empty_frame, records, write_frame
+from emx2tui.emx2.frames import Frame, empty_frame, records, write_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip, read_files
 from emx2tui.jobs import refs, transform
@@ -60,8 +59,8 @@ class JobContext:
     target_model: SchemaModel | None = None
     sync_specs: list[TableSpec] = field(default_factory=list)
     delete_specs: list[TableSpec] = field(default_factory=list)
-    source_frames: dict[str, pd.DataFrame] = field(default_factory=dict)
-    target_frames: dict[str, pd.DataFrame] = field(default_factory=dict)
+    source_frames: dict[str, Frame] = field(default_factory=dict)
+    target_frames: dict[str, Frame] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     plan: Plan | None = None
     transport: str = "zip"
@@ -268,7 +267,7 @@ async def tables_to_delete(ctx: JobContext) -> str:
 
 
 # ----------------------------------------------------------------------------- reads
-async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> pd.DataFrame:
+async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> Frame:
     client, schema, model = ((ctx.source, ctx.source_schema, ctx.src) if side == "source"
                              else (ctx.target, ctx.target_schema, ctx.tgt))
     flt = transform.server_filter(model, spec.table, spec.filter, ctx.resource_id)
@@ -284,7 +283,7 @@ def _start_read(ctx: JobContext, side: str, spec: TableSpec) -> asyncio.Future:
         ctx.read_gate = asyncio.Semaphore(READ_AHEAD)
     gate = ctx.read_gate
 
-    async def one() -> pd.DataFrame:
+    async def one() -> Frame:
         async with gate:
             return await _fetch(ctx, side, spec)
 
@@ -310,7 +309,7 @@ async def cancel_reads_ahead(ctx: JobContext) -> None:
 
 async def _fetch_in_order(ctx: JobContext, reads: list[tuple[str, TableSpec]],
                           then: list[tuple[str, TableSpec]] = ()
-                          ) -> AsyncIterator[tuple[int, pd.DataFrame]]:
+                          ) -> AsyncIterator[tuple[int, Frame]]:
     """(index, frame) of each (side, spec) read, in the order given, with a few reads ahead.
 
     The consumer sees the tables one by one as before (cancel checks, progress); the server
@@ -389,7 +388,7 @@ def _apply_gdpr(ctx: JobContext, step: str) -> None:
     before = ctx.source_frames[g.table]
     kept, dropped, blanked = transform.gdpr_filter(before, ctx.src, g)
     if g.consent_column in kept.columns:
-        kept = kept.drop(columns=[g.consent_column])
+        kept = kept.drop([g.consent_column])
     ctx.source_frames[g.table] = kept
     notes = [g.describe() + ".",
              f"{g.table}: {len(dropped)} of {len(before)} rows have no consent for personal data "
@@ -520,7 +519,7 @@ async def filter_rows(ctx: JobContext) -> str:
         kept: dict[str, int] = {}
         if keep_cols and len(projected):
             projected, kept = transform.keep_target_values(projected, tgt, keys, keep_cols)
-            projected = projected.reindex(columns=[c for c in cols if c in projected.columns])
+            projected = projected.select([c for c in cols if c in projected.columns])
             g = ctx.strategy.gdpr
             if g is not None and ctx.gdpr_withheld:
                 # a kept target value may name a contact whose consent is gone: empty it too, so
@@ -534,7 +533,7 @@ async def filter_rows(ctx: JobContext) -> str:
                     ctx.notes.append(note)
         file_ids = [c for c in _file_columns(ctx.tgt, t) if c in projected.columns]
         arrays = [c for c, o in owner.items() if o.is_array]
-        tgt_projected = tgt.reindex(columns=[c for c in cols if c in tgt.columns]) if len(tgt.columns) else tgt
+        tgt_projected = tgt.select([c for c in cols if c in tgt.columns]) if len(tgt.columns) else tgt
         sp, dp = build_table_plan(
             t, spec.filter_text(X), projected, tgt_projected, keys, cols, array_columns=arrays,
             target_columns=cols, with_deletes=t in delete_names, target_digest=digest(tgt, keys),
@@ -552,8 +551,7 @@ async def filter_rows(ctx: JobContext) -> str:
             dp.filter_text = dspec.filter_text(X)
             if len(dp.deleted_frame):
                 gone = set(row_keys(dp.deleted_frame, keys))
-                mask = pd.Series([k in gone for k in row_keys(tgt, keys)], index=tgt.index)
-                dp.deleted_frame = tgt[mask].reset_index(drop=True)
+                dp.deleted_frame = tgt.where(k in gone for k in row_keys(tgt, keys))
             delete_plans[t] = dp
         ctx.emit(StepProgress(step, i, n, "tables", t))
         if sp.kept:
@@ -660,7 +658,7 @@ async def verify_applied(ctx: JobContext, client: Emx2Client, plan: Plan) -> str
     return "changed" if as_planned else "unknown"
 
 
-def _holds_writes(df: pd.DataFrame, keys: list[str], sp: TablePlan | None, dp: TablePlan | None) -> bool:
+def _holds_writes(df: Frame, keys: list[str], sp: TablePlan | None, dp: TablePlan | None) -> bool:
     """Whether the rows `df` hold every write the plan makes to one table."""
     present: dict[tuple[str, ...], dict] = {}
     if len(df) and all(k in df.columns for k in keys):
@@ -738,7 +736,7 @@ async def upload_tables(ctx: JobContext, plan: Plan) -> str:
             or (plan.deleted(t) and plan.deleted(t).deletes)]
     total = len(work)
     done = 0
-    second: list[tuple[str, pd.DataFrame, list[str]]] = []
+    second: list[tuple[str, Frame, list[str]]] = []
     ctx.log(step, f"Writing {total} tables one by one over the CSV API (not one transaction)")
     for name in order:
         sp = plan.table(name)
@@ -751,13 +749,13 @@ async def upload_tables(ctx: JobContext, plan: Plan) -> str:
         cols = [c for c in sp.columns if c in rows.columns and not c.endswith("_filename")
                 and c not in _file_columns(ctx.tgt, name)]
         later = [c for c in deferred.get(name, set()) if c in cols]
-        first = rows.copy()
+        first = rows
         if later:
-            has = first[later].apply(lambda r: any((v or "").strip() for v in r), axis=1)
-            if bool(has.any()):
-                second.append((name, rows[has].reset_index(drop=True), cols))
+            has = [any(v.strip() for v in r) for r in rows.tuples(later)]
+            if any(has):
+                second.append((name, rows.where(has), cols))
             for c in later:
-                first[c] = ""
+                first = first.assign(c, "")
         ctx.sending(step)
         await ctx.target.upload_csv(ctx.target_schema, name, write_frame(first, cols))
         done += 1

@@ -1,15 +1,13 @@
-"""Row transforms on DataFrames: filters (server JSON and local), class selection, projection.
+"""Row transforms on frames: filters (server JSON and local), class selection, projection.
 
 Pure functions: frames in, frames out. Every cell is a `str`; `""` is empty.
 """
 
 from __future__ import annotations
 
-import pandas as pd
-
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.errors import ModelError
-from emx2tui.emx2.frames import empty_frame, records
+from emx2tui.emx2.frames import Frame, empty_frame, records
 from emx2tui.jobs.plan import row_keys
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.jobs.strategy import GdprSpec, TableSpec
@@ -52,15 +50,22 @@ def server_filter(model: SchemaModel, table: str, column: str | None, value: str
     return {col.id: {key[0].id: {"equals": value}}}
 
 
-def own_class_rows(df: pd.DataFrame, table: str) -> pd.DataFrame:
+def table_classes(df: Frame, table: str) -> list[str]:
+    """The class of each row, as a bare table name (`mg_tableclass` may be schema-qualified);
+    `table` itself when the frame has no classes."""
+    if "mg_tableclass" not in df.columns:
+        return [table] * len(df)
+    return [v.rsplit(".", 1)[-1] if v else table for v in df["mg_tableclass"]]
+
+
+def own_class_rows(df: Frame, table: str) -> Frame:
     """Rows whose `mg_tableclass` is the table itself (a parent table also lists its subclasses)."""
     if "mg_tableclass" not in df.columns or not len(df):
         return df
-    cls = df["mg_tableclass"].map(lambda v: v.rsplit(".", 1)[-1] if v else table)
-    return df[cls == table].reset_index(drop=True)
+    return df.where(c == table for c in table_classes(df, table))
 
 
-def local_filter(df: pd.DataFrame, model: SchemaModel, spec: TableSpec, value: str | None) -> pd.DataFrame:
+def local_filter(df: Frame, model: SchemaModel, spec: TableSpec, value: str | None) -> Frame:
     """The rows of a downloaded frame that the table spec selects (same rule as the server filter)."""
     out = df
     if spec.own_class_only:
@@ -70,8 +75,8 @@ def local_filter(df: pd.DataFrame, model: SchemaModel, spec: TableSpec, value: s
         if col not in out.columns:
             raise ModelError(f"Table '{spec.table}' of schema '{model.name}' has no column '{col}' "
                              f"to filter on", schema=model.name, table=spec.table)
-        out = out[out[col] == value]
-    return out.reset_index(drop=True)
+        out = out.where(v == value for v in out[col])
+    return out
 
 
 def upload_columns(model: SchemaModel, table: str, *, files: bool = False) -> list[str]:
@@ -92,7 +97,7 @@ def upload_columns(model: SchemaModel, table: str, *, files: bool = False) -> li
     return cols
 
 
-def project(df: pd.DataFrame, target_columns: list[str]) -> tuple[pd.DataFrame, list[str], list[str]]:
+def project(df: Frame, target_columns: list[str]) -> tuple[Frame, list[str], list[str]]:
     """Rows reduced to the target columns the source has, in target order.
 
     Returns (frame, source columns dropped, target columns the source does not have).
@@ -102,11 +107,11 @@ def project(df: pd.DataFrame, target_columns: list[str]) -> tuple[pd.DataFrame, 
     missing = [c for c in target_columns if c not in df.columns]
     if not len(df):
         return empty_frame(keep), dropped, missing
-    return df[keep].reset_index(drop=True).copy(), dropped, missing
+    return df.select(keep), dropped, missing
 
 
-def blank_outside(df: pd.DataFrame, model: SchemaModel, table: str, column: str, filter_column: str,
-                  value: str) -> tuple[pd.DataFrame, int]:
+def blank_outside(df: Frame, model: SchemaModel, table: str, column: str, filter_column: str,
+                  value: str) -> tuple[Frame, int]:
     """Empty a reference wherever it points at another resource than `value`.
 
     The part of the reference that names the resource is the one whose target is the filter
@@ -121,12 +126,10 @@ def blank_outside(df: pd.DataFrame, model: SchemaModel, table: str, column: str,
     if res is None or res not in df.columns:
         # the resource part is shared with the row's own resource: the reference stays inside
         return df, 0
-    mask = (df[res] != "") & (df[res] != value)
-    changed = int(mask.sum())
+    mask = [v != "" and v != value for v in df[res]]
+    changed = sum(mask)
     if changed:
-        df = df.copy()
-        for name in own:
-            df.loc[mask, name] = ""
+        df = df.blank(mask, own)
     return df, changed
 
 
@@ -139,7 +142,7 @@ def consent_given(value: str | None) -> bool:
         return False
 
 
-def gdpr_filter(df: pd.DataFrame, model: SchemaModel, spec: GdprSpec) -> tuple[pd.DataFrame, list[Key], int]:
+def gdpr_filter(df: Frame, model: SchemaModel, spec: GdprSpec) -> tuple[Frame, list[Key], int]:
     """Rows with consent for personal data, the keys of the rows left out, and emails emptied.
 
     A frame without the consent column has no consent at all: every row is left out.
@@ -148,20 +151,20 @@ def gdpr_filter(df: pd.DataFrame, model: SchemaModel, spec: GdprSpec) -> tuple[p
         return df, [], 0
     keys = model.key_columns(spec.table)
     if spec.consent_column in df.columns:
-        mask = df[spec.consent_column].map(consent_given)
+        mask = [consent_given(v) for v in df[spec.consent_column]]
     else:
-        mask = pd.Series([False] * len(df), index=df.index)
-    dropped = row_keys(df[~mask], keys)
-    out = df[mask].reset_index(drop=True).copy()
+        mask = [False] * len(df)
+    dropped = row_keys(df.where(not m for m in mask), keys)
+    out = df.where(mask)
     blanked = 0
     if spec.email == "blank" and spec.email_column in out.columns:
-        blanked = int((out[spec.email_column].str.strip() != "").sum())
-        out[spec.email_column] = ""
+        blanked = sum(1 for v in out[spec.email_column] if v.strip())
+        out = out.assign(spec.email_column, "")
     return out, dropped, blanked
 
 
-def blank_references_to(df: pd.DataFrame, model: SchemaModel, table: str, target_table: str,
-                        gone: set[Key]) -> tuple[pd.DataFrame, dict[str, int]]:
+def blank_references_to(df: Frame, model: SchemaModel, table: str, target_table: str,
+                        gone: set[Key]) -> tuple[Frame, dict[str, int]]:
     """Empty every reference of `table` that names a row of `target_table` in `gone`.
 
     A single reference is emptied (its own CSV parts); from an array reference with one own part
@@ -198,19 +201,19 @@ def blank_references_to(df: pd.DataFrame, model: SchemaModel, table: str, target
                     row[p.name] = ""
                 hits += 1
         if hits:
-            out = pd.DataFrame(rows, columns=list(out.columns))
+            out = Frame(out.columns, [tuple(r[c] for c in out.columns) for r in rows])
             changed[ref.column.name] = hits
-    return out.reset_index(drop=True), changed
+    return out, changed
 
 
 # ----------------------------------------------------------------------------- kept columns
-def keep_target_values(df: pd.DataFrame, target: pd.DataFrame, key_columns: list[str],
-                       columns: list[str]) -> tuple[pd.DataFrame, dict[str, int]]:
+def keep_target_values(df: Frame, target: Frame, key_columns: list[str],
+                       columns: list[str]) -> tuple[Frame, dict[str, int]]:
     """Add `columns` to the rows, holding the target's value for rows it has (empty for new rows).
 
     Returns the frame and, per column, how many rows carry a target value that is kept.
     """
-    out = df.copy()
+    out = df
     counts: dict[str, int] = {}
     if not columns:
         return out, counts
@@ -218,9 +221,9 @@ def keep_target_values(df: pd.DataFrame, target: pd.DataFrame, key_columns: list
     tkeys = row_keys(target, key_columns) if has_target else []
     keys = row_keys(out, key_columns) if len(out) else []
     for c in columns:
-        held = dict(zip(tkeys, target[c].tolist())) if has_target and c in target.columns else {}
+        held = dict(zip(tkeys, target[c])) if has_target and c in target.columns else {}
         values = [held.get(k, "") or "" for k in keys]
-        out[c] = pd.Series(values, index=out.index, dtype=object) if len(out) else pd.Series([], dtype=object)
+        out = out.assign(c, values)
         n = sum(1 for v in values if v.strip())
         if n:
             counts[c] = n

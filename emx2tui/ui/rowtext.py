@@ -57,8 +57,7 @@ def _keys(frame: Any, key_columns: list[str]) -> list[tuple[str, ...]]:
 
         return [tuple(k) for k in row_keys(frame, key_columns)]
     except Exception:  # a frame the engine's key reader does not accept: no cell highlights
-        return [tuple(str(v) for v in values)
-                for values in frame[key_columns].itertuples(index=False, name=None)]
+        return [tuple(str(v) for v in values) for values in frame.tuples(key_columns)]
 
 
 def plan_page(sync_plan: Any, delete_plan: Any, start: int = 0, limit: int = PAGE) -> RowPage:
@@ -101,10 +100,10 @@ def plan_page(sync_plan: Any, delete_plan: Any, start: int = 0, limit: int = PAG
         n = len(frame)
         lo, hi = max(start - offset, 0), min(start + limit - offset, n)
         if lo < hi:
-            window = frame.iloc[lo:hi]
+            window = frame.slice(lo, hi)
             keys = _keys(window, key_columns) if changes else []
             cols = [str(c) for c in frame.columns]
-            for i, values in enumerate(window.itertuples(index=False, name=None)):
+            for i, values in enumerate(window.tuples()):
                 action = actions[lo + i]
                 changed = changes.get(keys[i], {}) if keys and action == "update" else {}
                 row_changes.append(changed)
@@ -118,9 +117,8 @@ def frame_page(frame: Any, start: int = 0, limit: int = PAGE) -> RowPage:
     """A page of any frame of rows, without actions."""
     if frame is None:
         return RowPage([], [], 0, start)
-    window = frame.iloc[start:start + limit]
-    rows = [[Text(cell_text(v)) for v in values]
-            for values in window.itertuples(index=False, name=None)]
+    window = frame.slice(start, start + limit)
+    rows = [[Text(cell_text(v)) for v in values] for values in window.tuples()]
     return RowPage([str(c) for c in frame.columns], rows, len(frame), start)
 
 
