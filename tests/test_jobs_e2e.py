@@ -16,6 +16,7 @@ from frameedit import with_cell
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Connection, Emx2Client
+from emx2tui.emx2.frames import write_frame
 from emx2tui.emx2.zipfmt import table_entries
 from emx2tui.jobs.events import Event, RunFinished, ServerTask, StepFinished, StepStarted
 from emx2tui.jobs.runner import Job
@@ -280,6 +281,66 @@ def test_plan_outdated_when_target_changes(sandbox):
     result = run(job.apply(plan2))
     assert not result.ok and "changed after the plan" in result.error
     assert run(export(sandbox, "catalogue")) == before
+
+
+async def _edit_variable(sb, schema: str, resource: str, name: str, description: str) -> None:
+    async with Emx2Client(conn(sb, schema)) as c:
+        df = await c.download_table(schema, "Variables", {"resource": {"id": {"equals": resource}}})
+        row = df.where(n == name for n in df["name"]).assign("description", description)
+        await c.upload_csv(schema, "Variables", write_frame(row))
+
+
+def _one_staged_change(sandbox) -> tuple[Job, str]:
+    """Publish testCohort, then change one variable's description in staging; the job and its name."""
+    job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
+    assert run(job.apply(run(job.plan()))).ok
+    _, variables = run(table_csv(sandbox, "testCohort", "Variables"))
+    name = variables[0]["name"]
+    run(_edit_variable(sandbox, "testCohort", "testCohort", name, "changed in staging"))
+    return job, name
+
+
+def test_apply_refuses_when_a_row_it_updates_changed_after_the_plan(sandbox):
+    job, name = _one_staged_change(sandbox)
+    plan = run(job.plan())
+    assert plan.table("Variables").updates == 1
+    run(_edit_variable(sandbox, "catalogue", "testCohort", name, "edited in the catalogue meanwhile"))
+    before = run(export(sandbox, "catalogue"))
+    result = run(job.apply(plan))
+    assert not result.ok and "changed after the plan" in result.error and "Variables" in result.error
+    assert name in result.error
+    assert run(export(sandbox, "catalogue")) == before
+
+
+def test_apply_refuses_when_a_row_it_inserts_appeared_after_the_plan(sandbox):
+    job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
+    plan = run(job.plan())
+    tp = plan.table("Collections")
+    assert tp.inserts == 1 and tp.actions == ["insert"]
+
+    async def insert_first():  # someone publishes the cohort by hand, with its bare essentials
+        async with Emx2Client(conn(sandbox, "catalogue")) as c:
+            await c.upload_csv("catalogue", "Collections", write_frame(tp.frame, ["id", "name", "type"]))
+
+    run(insert_first())
+    before = run(export(sandbox, "catalogue"))
+    result = run(job.apply(plan))
+    assert not result.ok and "changed after the plan" in result.error and "Collections" in result.error
+    assert run(export(sandbox, "catalogue")) == before
+
+
+def test_apply_goes_ahead_when_only_rows_it_leaves_alone_changed(sandbox):
+    job, name = _one_staged_change(sandbox)
+    plan = run(job.plan())
+    other = next(r["name"] for r in run(table_csv(sandbox, "catalogue", "Variables"))[1]
+                 if r["resource"] == "testCohort" and r["name"] != name)
+    run(_edit_variable(sandbox, "catalogue", "testCohort", other, "edited in the catalogue meanwhile"))
+    result = run(job.apply(plan))
+    assert result.ok, result.error
+    after = {r["name"]: r["description"] for r in run(table_csv(sandbox, "catalogue", "Variables"))[1]
+             if r["resource"] == "testCohort"}
+    assert after[name] == "changed in staging"
+    assert after[other] == "edited in the catalogue meanwhile"  # the write did not touch it
 
 
 def test_secrets_never_in_events_or_errors(sandbox):

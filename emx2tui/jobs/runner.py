@@ -23,8 +23,8 @@ from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped,
                                 PlanOutdated, cancel_reads_ahead, check_plan_current,
-                                plan_still_current, preflight, refuse_broken, run_step, upload,
-                                verify_applied)
+                                plan_still_current, preflight, refuse_broken, rows_as_planned,
+                                run_step, upload, verify_applied)
 from emx2tui.jobs.strategy import Strategy, StrategyError, load_strategy
 
 __all__ = ["Job", "RunResult", "JobCancelled", "JobSkipped", "PlanOutdated", "BrokenReferences"]
@@ -187,21 +187,13 @@ class Job:
                     result.ok = True
                 else:
                     ctx.check_cancel()
-                    # whether the target is still as the plan saw it is read while the backup
-                    # reads; the upload step waits for the answer before it writes
-                    current = asyncio.ensure_future(plan_still_current(ctx, plan))
-                    try:
-                        await run_step(ctx, "backup", self._backup, unit="bytes")
-                        result.backup_path = self._last_backup
-                        ctx.check_cancel()
-                    except BaseException:
-                        current.cancel()
-                        await asyncio.gather(current, return_exceptions=True)
-                        raise
+                    # the backup reads the rows the run changes and refuses when they are no
+                    # longer as the plan saw them
+                    await run_step(ctx, "backup", self._backup, unit="bytes")
+                    result.backup_path = self._last_backup
+                    ctx.check_cancel()
 
                     async def do_upload(c: JobContext) -> str:
-                        await current
-                        c.log("upload", "The target is as the plan saw it")
                         c.check_cancel()
                         self._writing = True
                         self._writing_started = True
@@ -324,6 +316,9 @@ class Job:
         plan = self._backup_plan
         if self.full_backup or plan is None:
             ctx.log("backup", f"Downloading '{ctx.target_schema}' from {ctx.target.url}")
+            if plan is not None:
+                await plan_still_current(ctx, plan)  # the target's rows of X, against the plan's
+                ctx.log("backup", "The target is as the plan saw it")
             data = await ctx.target.download_zip(ctx.target_schema, include_system_columns=True)
             data = make_reimportable(data)
         else:
@@ -336,7 +331,10 @@ class Job:
                       for name, t in tables.items() if t.writes}
             ctx.log("backup", f"Reading the rows the run changes in {len(wanted)} tables, from "
                               f"'{ctx.target_schema}' on {ctx.target.url}")
-            data, rows = await scoped.keyed_backup(ctx.target, ctx.tgt, wanted)
+            current = await scoped.keyed_rows(ctx.target, ctx.tgt, wanted)
+            rows_as_planned(ctx, plan, current)
+            ctx.log("backup", "The rows the run changes are as the plan saw them")
+            data, rows = await scoped.backup_zip(ctx.target, ctx.tgt, current)
             ctx.log("backup", f"{rows} rows backed up")
         folder = backups.backup_dir(self.backup_dir)
         path = backups.backup_path(ctx.target_schema, ctx.target.url, folder)

@@ -62,6 +62,17 @@ class ClassRows:
     def rows(self) -> int:
         return sum(len(p) for parts in self.frames.values() for p in parts)
 
+    def by_key(self, table: str, key_columns: Sequence[str]) -> dict[Key, dict[str, str]]:
+        """The rows of `table` and its subclasses, by their key (subclass rows with all their columns)."""
+        family = [table] + ([t.name for t in self.model.subclasses(table)] if table in self.model.tables
+                            else [])
+        out: dict[Key, dict[str, str]] = {}
+        for cls in family:
+            for df in self.frames.get(cls, ()):
+                if all(k in df.columns for k in key_columns):
+                    out.update(zip(row_keys(df, list(key_columns)), df.records()))
+        return out
+
 
 def _read_key(table: str, flt: Filter) -> tuple[str, str]:
     return table, json.dumps(flt, sort_keys=True)
@@ -124,12 +135,16 @@ async def keyed_backup(client: Emx2Client, model: SchemaModel,
 
     `wanted` is table -> (key columns, keys). Returns the zip and the number of rows in it.
     """
-    rows = await _keyed_rows(client, model, wanted)
+    return await backup_zip(client, model, await keyed_rows(client, model, wanted))
+
+
+async def backup_zip(client: Emx2Client, model: SchemaModel, rows: ClassRows) -> tuple[bytes, int]:
+    """The rows as a re-importable zip, with their files; and the number of rows in it."""
     files = await attachments(client, model, rows)
     return build_zip(rows.entries(), files=files), rows.rows()
 
 
-async def _keyed_rows(client: Emx2Client, model: SchemaModel,
+async def keyed_rows(client: Emx2Client, model: SchemaModel,
                       wanted: Mapping[str, tuple[Sequence[str], Iterable[Key]]]) -> ClassRows:
     rows = ClassRows(model)
     plan: list[tuple[str, list[Filter]]] = []
@@ -153,4 +168,4 @@ async def _keyed_rows(client: Emx2Client, model: SchemaModel,
 async def keyed_entries(client: Emx2Client, model: SchemaModel,
                         wanted: Mapping[str, tuple[Sequence[str], Iterable[Key]]]) -> dict[str, str]:
     """Table class -> CSV holding (at least) the rows of the given keys, per table: (key columns, keys)."""
-    return (await _keyed_rows(client, model, wanted)).entries()
+    return (await keyed_rows(client, model, wanted)).entries()

@@ -26,6 +26,7 @@ from emx2tui.jobs.events import (Emit, ServerTask, StepFinished, StepLog, StepPr
 from emx2tui.jobs.plan import (INSERT, UPDATE, Plan, TablePlan, build_table_plan, delete_only_plan,
                                digest, row_keys)
 from emx2tui.jobs.report import rows as n_rows
+from emx2tui.jobs.scoped import ClassRows
 from emx2tui.jobs.strategy import Strategy, StrategyError, TableSpec
 
 
@@ -540,6 +541,8 @@ async def filter_rows(ctx: JobContext) -> str:
             ignore=file_ids)
         if kept and any(a != INSERT for a in sp.actions):
             sp.kept = kept
+        if sp.updates:
+            sp.replaced = tgt.where(k in sp.changes for k in row_keys(tgt, keys))
         src_owner = ctx.src.csv_column_owner(t) if t in ctx.src.tables else {}
         dropped = [c for c in dropped if c in src_owner]
         sp.dropped_columns = dropped
@@ -627,6 +630,42 @@ async def plan_still_current(ctx: JobContext, plan: Plan) -> None:
                     f"Table '{tp.table}' of schema '{ctx.target_schema}' on {ctx.target.url} changed "
                     f"after the plan was made. Nothing was written; make the plan again and review it.",
                     schema=ctx.target_schema, table=tp.table)
+
+
+def rows_as_planned(ctx: JobContext, plan: Plan, current: ClassRows) -> None:
+    """Refuse (PlanOutdated) when a row the run writes is no longer as the plan saw it.
+
+    `current` holds the target's rows of every key the plan inserts, updates or deletes, read
+    just before the write (the backup's reads). A key the plan inserts must still be absent; a
+    row it updates or deletes must still hold the values the plan saw. Rows the run leaves alone
+    may change meanwhile: the write does not touch them.
+    """
+    for name in dict.fromkeys(t.table for t in plan.sync + plan.delete):
+        sp, dp = plan.table(name), plan.deleted(name)
+        keys = (sp or dp).key_columns  # type: ignore[union-attr]
+        inserted = ([k for k, a in zip(row_keys(sp.frame, keys), sp.actions) if a == INSERT]
+                    if sp is not None and sp.inserts else [])
+        before = [f for f in (sp.replaced if sp is not None else None,
+                              dp.deleted_frame if dp is not None and dp.deletes else None)
+                  if f is not None and len(f)]
+        if not inserted and not before:
+            continue
+        now = current.by_key(name, keys)
+        changed = next((k for k in inserted if k in now), None)
+        for f in before:
+            if changed is not None:
+                break
+            cols = [c for c in f.columns if not c.startswith("mg_")]
+            for k, row in zip(row_keys(f, keys), f.tuples(cols)):
+                held = now.get(k)
+                if held is None or tuple(held.get(c, "") for c in cols) != row:
+                    changed = k
+                    break
+        if changed is not None:
+            raise PlanOutdated(
+                f"Row {', '.join(changed)} of table '{name}' in schema '{ctx.target_schema}' on "
+                f"{ctx.target.url} changed after the plan was made. Nothing was written; make the "
+                f"plan again and review it.", schema=ctx.target_schema, table=name)
 
 
 async def verify_applied(ctx: JobContext, client: Emx2Client, plan: Plan) -> str:
