@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import httpx
 import pytest
 
-from emx2tui.emx2.client import Connection, Emx2Client
+from emx2tui.emx2.client import Connection, Emx2Client, ModelCache
 from emx2tui.emx2.errors import AuthError, ConnectionFailed, SchemaNotFound, ServerError, TaskFailed
 
 SECRET = "s3cret-pass-word"
@@ -176,6 +177,60 @@ async def test_schema_model_fetches_referenced_schemas():
         m = await c.schema_model("main")
         assert m.csv_columns("Pet") == ["name", "kind"]
         assert (await c.schema_model("main")) is m
+
+
+def _ref_schemas() -> dict[str, dict]:
+    def col(name, ctype="STRING", key=None, **kw):
+        return {"name": name, "id": name, "columnType": ctype, "key": key, **kw}
+
+    return {
+        "stagingA": {"name": "stagingA", "tables": [{"name": "Pet", "tableType": "DATA", "columns": [
+            col("name", key=1), col("kind", "ONTOLOGY", refSchemaName="Onto", refTableName="Kinds")]}]},
+        "catalogue": {"name": "catalogue", "tables": [{"name": "Pet", "tableType": "DATA", "columns": [
+            col("name", key=1), col("kind", "ONTOLOGY", refSchemaName="Onto", refTableName="Kinds")]}]},
+        "Onto": {"name": "Onto", "tables": [{"name": "Kinds", "tableType": "ONTOLOGIES", "columns": [
+            col("name", key=1)]}]},
+    }
+
+
+async def test_two_clients_of_one_cache_ask_for_each_schema_once():
+    schemas = _ref_schemas()
+    asked: list[str] = []
+    both_asking = asyncio.Event()
+
+    async def handler(request):
+        schema = request.url.path.split("/")[1]
+        asked.append(schema)
+        if schema == "stagingA":
+            both_asking.set()
+        await both_asking.wait()  # the two top-level queries are in flight together
+        await asyncio.sleep(0.01)
+        return httpx.Response(200, json={"data": {"_schema": schemas[schema]}})
+
+    cache = ModelCache()
+    conn = Connection("http://emx2.test/")
+    async with Emx2Client(conn, transport=httpx.MockTransport(handler), models=cache) as a, \
+            Emx2Client(conn, transport=httpx.MockTransport(handler), models=cache) as b:
+        src, tgt = await asyncio.gather(a.schema_model("stagingA"), b.schema_model("catalogue"))
+    assert sorted(asked) == ["Onto", "catalogue", "stagingA"]  # Onto once, though both refer to it
+    assert set(cache) == {"stagingA", "catalogue", "Onto"} and not cache.loading
+    assert src.csv_columns("Pet") == tgt.csv_columns("Pet") == ["name", "kind"]
+
+
+async def test_a_schema_referring_to_a_missing_schema_is_named_and_not_cached():
+    schemas = _ref_schemas()
+    del schemas["Onto"]
+
+    def handler(request):
+        schema = request.url.path.split("/")[1]
+        return httpx.Response(200, json={"data": {"_schema": schemas.get(schema)}})
+
+    async with make(handler) as c:
+        with pytest.raises(SchemaNotFound, match="'catalogue' .* refers to schema 'Onto'"):
+            await c.schema_model("catalogue")
+        schemas["Onto"] = _ref_schemas()["Onto"]  # once it exists, the model loads whole
+        m = await c.schema_model("catalogue")
+        assert m.csv_columns("Pet") == ["name", "kind"]
 
 
 def test_credentials_in_the_url_are_taken_out_of_it():

@@ -212,6 +212,15 @@ def _transports(url: str) -> dict[str, Any]:
     return {"verify": _tls_context()}
 
 
+class ModelCache(dict):
+    """Schema name -> metadata, for the clients of one server and user; with the metadata
+    queries in flight, so that clients sharing it ask for a schema once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loading: dict[str, asyncio.Future] = {}
+
+
 class Emx2Client:
     """One signed-in conversation with one EMX2 server. Use as `async with Emx2Client(conn) as c`."""
 
@@ -226,7 +235,9 @@ class Emx2Client:
         self._http: httpx.AsyncClient | None = None
         self._signed_in = False
         # schema name -> metadata; clients of one server and user may share one dict
-        self._models: dict[str, SchemaModel] = {} if models is None else models
+        self._models: dict[str, SchemaModel] = ModelCache() if models is None else models
+        # metadata queries in flight, shared by the clients of one cache
+        self._loading: dict[str, asyncio.Future] = getattr(self._models, "loading", {})
         self.user: str | None = None
 
     # ----------------------------------------------------------------- lifecycle
@@ -422,35 +433,64 @@ class Emx2Client:
 
     # ----------------------------------------------------------------- metadata
     async def schema_model(self, schema: str, *, refresh: bool = False) -> SchemaModel:
-        """The schema's metadata, with the schemas its references point into fetched too."""
+        """The schema's metadata, with the schemas its references point into fetched too.
+
+        The schemas of one level of references are asked for at once, and a schema that another
+        client of the same cache is asking for already is not asked for twice. A model enters the
+        cache only with every schema it refers to, directly or not.
+        """
         if refresh:
             self._models.pop(schema, None)
         if schema in self._models:
             return self._models[schema]
-        await self._load_model(schema, set())
+        fetched: dict[str, SchemaModel] = {}
+        level, referrer = [schema], {schema: ""}
+        while level:
+            models = await asyncio.gather(*(self._fetch_model(s, referrer[s]) for s in level),
+                                          return_exceptions=True)
+            failed = next((m for m in models if isinstance(m, BaseException)), None)
+            if failed is not None:
+                raise failed
+            fetched.update(zip(level, models))  # type: ignore[arg-type]
+            asked, level = level, []
+            for name, model in zip(asked, models):
+                others = {c.ref_schema for t in model.tables.values() for c in t.columns if c.ref_schema}
+                others |= {t.extends_schema for t in model.tables.values() if t.extends_schema}
+                for other in sorted(o for o in others if o):
+                    if other not in fetched and other not in referrer and other not in self._models:
+                        referrer[other] = name
+                        level.append(other)
+        for name, model in fetched.items():
+            self._models.setdefault(name, model)
         return self._models[schema]
 
-    async def _load_model(self, schema: str, loading: set[str]) -> None:
-        if schema in self._models or schema in loading:
-            return
-        loading.add(schema)
+    async def _fetch_model(self, schema: str, referrer: str) -> SchemaModel:
+        """One schema's metadata (one query, shared with whoever asks for it meanwhile)."""
+        if schema in self._models:
+            return self._models[schema]
+        pending = self._loading.get(schema)
+        if pending is None or pending.get_loop() is not asyncio.get_running_loop():
+            pending = asyncio.ensure_future(self._query_model(schema))
+            self._loading[schema] = pending
+            pending.add_done_callback(
+                lambda f: self._loading.pop(schema, None) if self._loading.get(schema) is f else None)
+        try:
+            return await asyncio.shield(pending)
+        except SchemaNotFound as exc:
+            if not referrer:
+                raise
+            raise SchemaNotFound(
+                f"Schema '{referrer}' on server {self.url} refers to schema '{schema}', which was "
+                f"not found or is not visible to you. Create it first or ask for permission.",
+                schema=referrer) from exc
+
+    async def _query_model(self, schema: str) -> SchemaModel:
         data = await self.query(schema, _SCHEMA_QUERY)
         info = data.get("_schema")
         if not info:
             raise SchemaNotFound(f"Schema '{schema}' on server {self.url} returned no metadata. "
                                  f"Check the name and your permissions.", schema=schema)
-        model = SchemaModel.from_graphql(info, resolver=self._models.get)
-        self._models[schema] = model
-        others = {c.ref_schema for t in model.tables.values() for c in t.columns if c.ref_schema}
-        others |= {t.extends_schema for t in model.tables.values() if t.extends_schema}
-        for other in sorted(o for o in others if o and o != schema):
-            try:
-                await self._load_model(other, loading)
-            except SchemaNotFound as exc:
-                raise SchemaNotFound(
-                    f"Schema '{schema}' on server {self.url} refers to schema '{other}', which was "
-                    f"not found or is not visible to you. Create it first or ask for permission.",
-                    schema=schema) from exc
+        return SchemaModel.from_graphql(info, resolver=self._models.get)
 
     async def table_counts(self, schema: str, tables: list[str] | None = None) -> dict[str, int]:
         """Row counts of the data tables (a parent table's count includes its subclasses' rows)."""

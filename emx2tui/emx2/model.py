@@ -214,6 +214,8 @@ class SchemaModel:
         self._key_cache: dict[str, list[Part]] = {}
         self._ref_cache: dict[str, list[Reference]] = {}
         self._owner_cache: dict[str, dict[str, Column]] = {}
+        self._sub_shape: tuple = ()
+        self._sub_map: dict[str, list[Table]] = {}
         for t in tables:
             self.add_table(t)
 
@@ -411,11 +413,16 @@ class SchemaModel:
 
     def subclasses(self, name: str) -> list[Table]:
         """Every table that extends `name`, directly or not."""
-        out = []
-        for t in self.tables.values():
-            if t.name != name and any(a.name == name for a in self.lineage(t.name)[:-1]):
-                out.append(t)
-        return out
+        # worked out for every table at once, again whenever a table is added, removed, renamed
+        # or moved in the hierarchy (the sandbox edits a model in place)
+        shape = tuple((n, t.name, t.extends) for n, t in self.tables.items())
+        if shape != self._sub_shape:
+            found: dict[str, list[Table]] = {n: [] for n in self.tables}
+            for t in self.tables.values():
+                for a in self.lineage(t.name)[:-1]:
+                    found.setdefault(a.name, []).append(t)
+            self._sub_map, self._sub_shape = found, shape
+        return list(self._sub_map.get(name, ()))
 
     def columns(self, name: str) -> list[Column]:
         """All columns of a table: the inherited ones first (root first), then its own."""

@@ -14,14 +14,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emx2tui.emx2.client import Connection, Emx2Client, scrub
+from emx2tui.emx2.client import Connection, Emx2Client, ModelCache, scrub
 from emx2tui.emx2.errors import ConnectionFailed, Emx2Error, ServerError, TaskFailed
 from emx2tui.emx2.zipfmt import make_reimportable
 from emx2tui.jobs import backup as backups
 from emx2tui.jobs import journal, scoped
 from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
-from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped,
+from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped, both_models,
                                 PlanOutdated, cancel_reads_ahead, check_plan_current,
                                 plan_still_current, preflight, refuse_broken, rows_as_planned,
                                 run_step, upload, verify_applied)
@@ -101,7 +101,7 @@ class Job:
 
     def _models_of(self, conn: Connection) -> dict:
         """The metadata cache of one server and user, shared by the clients that talk to it."""
-        return self._models.setdefault((conn.url, conn.username or "", conn.token or ""), {})
+        return self._models.setdefault((conn.url, conn.username or "", conn.token or ""), ModelCache())
 
     def _clients(self) -> tuple[Emx2Client, Emx2Client]:
         return (Emx2Client(self.source, models=self._models_of(self.source)),
@@ -176,8 +176,7 @@ class Job:
                 ctx.resource_id = plan.resource_id
                 ctx.transport = plan.transport
                 refuse_broken(plan, ctx.target_schema)
-                ctx.source_model = await source.schema_model(ctx.source_schema)
-                ctx.target_model = await target.schema_model(ctx.target_schema, refresh=True)
+                ctx.source_model, ctx.target_model = await both_models(ctx, refresh_target=True)
                 if plan.target_schema and plan.target_schema != ctx.target_schema:
                     raise PlanOutdated(f"The plan was made for schema '{plan.target_schema}', not "
                                        f"'{ctx.target_schema}'. Make the plan again.")

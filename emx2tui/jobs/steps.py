@@ -130,11 +130,21 @@ async def preflight(ctx: JobContext, step: str) -> None:
     s = ctx.strategy
     ctx.log(step, f"Reading metadata of '{ctx.source_schema}' ({ctx.source.connection.label}) and "
                   f"'{ctx.target_schema}' ({ctx.target.connection.label})")
-    ctx.source_model = await ctx.source.schema_model(ctx.source_schema)
-    ctx.target_model = await ctx.target.schema_model(ctx.target_schema)
+    ctx.source_model, ctx.target_model = await both_models(ctx)
     s.check_models(ctx.src, ctx.tgt, ctx.source.url, ctx.target.url)
     ctx.log(step, f"Models: source {ctx.src.describe_model()}; target {ctx.tgt.describe_model()}")
     await resolve_resource(ctx, step)
+
+
+async def both_models(ctx: JobContext, *, refresh_target: bool = False) -> tuple[SchemaModel, SchemaModel]:
+    """The source's and the target's metadata, asked for at once (the source's error first)."""
+    found = await asyncio.gather(ctx.source.schema_model(ctx.source_schema),
+                                 ctx.target.schema_model(ctx.target_schema, refresh=refresh_target),
+                                 return_exceptions=True)
+    for f in found:
+        if isinstance(f, BaseException):
+            raise f
+    return found[0], found[1]  # type: ignore[return-value]
 
 
 async def resolve_resource(ctx: JobContext, step: str) -> None:
