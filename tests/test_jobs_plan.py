@@ -159,3 +159,39 @@ def test_key_filters_narrow_each_chunk_by_the_other_key_columns(catalogue):
                                    {"resource": {"id": {"equals": ["testCohort"]}}},
                                    {"table": {"name": {"equals": ["core"]}}}]}
     assert filters[2]["_and"][0] == {"name": {"equals": [f"var{i:03}" for i in range(400, 450)]}}
+
+
+def test_fast_reference_keys_match_the_general_reading_on_the_real_catalogue(catalogue, models_dir):
+    from emx2tui.jobs.refs import _plain_ref_keys, ref_keys
+
+    cat = catalogue["catalogue"]
+    compared = arrays = 0
+    for name in cat.tables:
+        path = models_dir / "catalogue" / f"{name}.csv"
+        if not path.exists():
+            continue
+        df = read_frame(path.read_text(encoding="utf-8"))
+        for ref in cat.references(name):
+            cols = list(dict.fromkeys(p.name for p in ref.parts))
+            if not all(c in df.columns for c in cols):
+                continue
+            tmodel = cat._target_model(ref.column)
+            tkey = tmodel.key_columns(ref.target_table) if ref.target_table in tmodel.tables else ["name"]
+            fast = _plain_ref_keys(ref, cols, tkey)
+            assert fast is not None
+            rows = df.tuples(cols)
+            # edge cells: quoted items holding commas, blank items, a blank shared part
+            rows += [tuple('"a, b",c,,"d ""e"""' if i == len(cols) - 1 else v for i, v in enumerate(r))
+                     for r in rows[:3]]
+            rows += [tuple("" if i == 0 else v for i, v in enumerate(r)) for r in rows[:3]]
+            for cells in rows:
+                assert fast(cells) == ref_keys(dict(zip(cols, cells)), ref, tkey), (name, ref.column.name, cells)
+                compared += 1
+            arrays += ref.is_array
+    assert compared > 1000 and arrays > 5
+
+
+def test_split_array_reads_quoted_and_plain_items_alike():
+    assert csvfmt.split_array(" a , b,,c ") == ["a", "b", "c"]
+    assert csvfmt.split_array('"a, b", c ,"d ""e"""') == ["a, b", "c", 'd "e"']
+    assert csvfmt.split_array(" , ") == [] and csvfmt.split_array(None) == []

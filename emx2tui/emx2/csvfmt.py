@@ -23,6 +23,8 @@ def split_array(cell: str | None) -> list[str]:
     text = cell.strip()
     if not text:
         return []
+    if '"' not in text:  # the common case: no item is quoted
+        return [item for item in map(str.strip, text.split(",")) if item]
     items: list[str] = []
     buf: list[str] = []
     in_quotes = False

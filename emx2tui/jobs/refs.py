@@ -16,19 +16,37 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import compress
 from dataclasses import dataclass
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, gather_bounded
 from emx2tui.emx2.errors import Emx2Error, ModelError
 from emx2tui.emx2.model import Reference, SchemaModel
-from emx2tui.emx2.frames import columns_of, records
+from emx2tui.emx2.frames import Frame, columns_of, records
 from emx2tui.jobs.plan import UNCHANGED, TablePlan, row_keys
 
 Key = tuple[str, ...]
 CHUNK = 200
 EXAMPLES = 3
+
+
+Filter = Mapping | None
+
+
+def read_key(table: str, flt: Filter) -> tuple[str, str]:
+    """A read's cache key: the table and its filter, with a one-item `equals` list as its item."""
+    return table, json.dumps(_one_of_one(flt), sort_keys=True)
+
+
+def _one_of_one(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {k: (v[0] if k == "equals" and isinstance(v, list) and len(v) == 1 else _one_of_one(v))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_one_of_one(v) for v in value]
+    return value
 
 
 def values_filter(model: SchemaModel, table: str, csv_column: str, values: list[str]) -> dict:
@@ -115,10 +133,12 @@ def ref_keys(row: dict[str, str], ref: Reference, target_key: list[str]) -> list
 
 
 def _plain_ref_keys(ref: Reference, cols: list[str], target_key: list[str]):
-    """`ref_keys` of a non-array reference as a function of the row's cells in `cols` order
-    (None when the reference needs the general path): what it gives, without a dict per row."""
-    if ref.is_array or len({p.target for p in ref.parts}) != len(ref.parts):
+    """`ref_keys` as a function of the row's cells in `cols` order (None when the reference
+    needs the general path): what it gives, without a dict per row."""
+    if len({p.target for p in ref.parts}) != len(ref.parts):
         return None
+    if ref.is_array:
+        return _array_ref_keys(ref, cols, target_key)
     at = {p.target: cols.index(p.name) for p in ref.parts}
     if not all(k in at for k in target_key):
         return lambda cells: []  # a key column no part names: never a whole key
@@ -131,6 +151,29 @@ def _plain_ref_keys(ref: Reference, cols: list[str], target_key: list[str]):
             return []
         key = tuple(values[i] for i in pick)
         return [key] if all(key) else []
+
+    return keys_of
+
+
+def _array_ref_keys(ref: Reference, cols: list[str], target_key: list[str]):
+    own = [p for p in ref.parts if not p.shared]
+    if len(own) != 1:
+        return lambda cells: []
+    at = {p.target: cols.index(p.name) for p in ref.parts}
+    if not all(k in at for k in target_key):
+        return lambda cells: []
+    items_at = cols.index(own[0].name)
+    # per key column: None for the item's own part, else the index of the shared cell
+    pick = [None if k == own[0].target else at[k] for k in target_key]
+
+    def keys_of(cells: tuple) -> list[Key]:
+        items = csvfmt.split_array(cells[items_at])
+        if not items:
+            return []
+        shared = [None if i is None else (cells[i] or "").strip() for i in pick]
+        if not all(v for v, i in zip(shared, pick) if i is not None):
+            return []
+        return [tuple(item if i is None else v for v, i in zip(shared, pick)) for item in items]
 
     return keys_of
 
@@ -178,14 +221,15 @@ class ReferenceCheck:
     """Runs both checks for one plan; results are messages for the plan."""
 
     def __init__(self, client: Emx2Client, model: SchemaModel, sync: list[TablePlan],
-                 delete: list[TablePlan]) -> None:
+                 delete: list[TablePlan], read: Mapping[tuple[str, str], Frame] | None = None) -> None:
         self.client = client
         self.model = model
         self.sync = {t.table: t for t in sync}
         self.delete = {t.table: t for t in delete}
         self.broken: list[str] = []
         self.withheld: list[str] = []
-        self._reads: dict[tuple[str, str], list[dict[str, str]]] = {}
+        # read_key(table, filter) -> the target's rows it selects; the plan's reads are not made again
+        self._reads: dict[tuple[str, str], Frame] = dict(read or {})
         self._written_cache: dict[str, set[Key]] = {}
 
     # ------------------------------------------------------------------ key sets
@@ -274,9 +318,9 @@ class ReferenceCheck:
                 dp.withheld.append(msg)
                 self.withheld.append(msg)
 
-    async def _holder_rows(self, holder: str, flt: dict | None) -> list[dict[str, str]]:
+    async def _holder_rows(self, holder: str, flt: dict | None) -> Frame:
         """The holder's rows a filter selects (the whole table without one); each read once."""
-        cache_key = (holder, json.dumps(flt, sort_keys=True))
+        cache_key = read_key(holder, flt)
         if cache_key not in self._reads:
             try:
                 if flt is None:
@@ -284,14 +328,12 @@ class ReferenceCheck:
                 df = await self.client.download_table(self.model.name, holder, flt)
             except (Emx2Error, ModelError):
                 df = await self.client.download_table(self.model.name, holder)
-            self._reads[cache_key] = records(df)
+            self._reads[cache_key] = df
         return self._reads[cache_key]
 
     async def _scan_holder(self, holder: str, refs: list[Reference], keep: dict[str, dict[Key, str]]) -> None:
         hkeys = self.model.key_columns(holder)
-        written = self._written(holder)
-        deleted = self._deleted(holder)
-        seen_rows: dict[Key, dict[str, str]] = {}
+        leaving = self._written(holder) | self._deleted(holder)
         for ref in refs:
             doomed: dict[Key, str] = {}
             for fam in _family(self.model, ref.target_table):
@@ -316,25 +358,29 @@ class ReferenceCheck:
                 narrow = _narrowing(self.model, ref.table, [(p.name, distinct[p.name])
                                                             for p in usable if p is not part])
             values = distinct[part.name]
-            rows: list[dict[str, str]] = []
             for start in range(0, len(values), CHUNK):
                 chunk = values[start:start + CHUNK]
                 try:
                     flt = _and(values_filter(self.model, ref.table, part.name, chunk), narrow)
                 except (ModelError, StopIteration):
                     flt = None
-                rows += await self._holder_rows(holder, flt)
-            for row in rows:
-                if not all(c in row for c in hkeys):
-                    continue
-                rk = tuple(str(row[c]).strip() for c in hkeys)
-                if rk in written or rk in deleted:
-                    continue
-                seen_rows[rk] = row
-                for k in ref_keys(row, ref, tkey):
-                    fam = doomed.get(k)
-                    if fam is not None and k not in keep[fam]:
-                        keep[fam][k] = f"{holder} {_short(rk)} still refers to it ({ref.column.name})"
+                self._scan_rows(holder, await self._holder_rows(holder, flt), hkeys, leaving, ref, tkey,
+                                doomed, keep)
+
+    def _scan_rows(self, holder: str, df: Frame, hkeys: list[str], leaving: set[Key], ref: Reference,
+                   tkey: list[str], doomed: dict[Key, str], keep: dict[str, dict[Key, str]]) -> None:
+        """Note the deletes that rows of `df` staying in the target (not in `leaving`) refer to."""
+        if not len(df) or not all(c in df.columns for c in hkeys):
+            return
+        rks = row_keys(df, hkeys)
+        staying = [rk not in leaving for rk in rks]
+        if not any(staying):  # every row is written or deleted by the job: none stays as it is
+            return
+        for rk, row in zip(compress(rks, staying), df.where(staying).records()):
+            for k in ref_keys(row, ref, tkey):
+                fam = doomed.get(k)
+                if fam is not None and k not in keep[fam]:
+                    keep[fam][k] = f"{holder} {_short(rk)} still refers to it ({ref.column.name})"
 
     # ------------------------------------------------------------------ written rows
     async def find_broken(self) -> None:
@@ -429,9 +475,13 @@ def row_keys_one(row: dict[str, str], columns: Iterable[str]) -> Key:
 
 
 async def check(client: Emx2Client, model: SchemaModel, sync: list[TablePlan],
-                delete: list[TablePlan]) -> tuple[list[str], list[str]]:
-    """(broken references, withheld deletes) of a plan; the delete plans are updated in place."""
-    rc = ReferenceCheck(client, model, sync, delete)
+                delete: list[TablePlan], read: Mapping[tuple[str, str], Frame] | None = None,
+                ) -> tuple[list[str], list[str]]:
+    """(broken references, withheld deletes) of a plan; the delete plans are updated in place.
+
+    `read` holds target rows the plan has read already, by `read_key(table, filter)`.
+    """
+    rc = ReferenceCheck(client, model, sync, delete, read)
     await rc.withhold_referenced_deletes()
     await rc.find_broken()
     return rc.broken, rc.withheld

@@ -11,7 +11,6 @@ like a full one.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 
 from emx2tui.emx2.client import Emx2Client, gather_bounded
@@ -20,10 +19,9 @@ from emx2tui.emx2.frames import Frame, concat, write_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip
 from emx2tui.jobs.plan import Key, row_keys
-from emx2tui.jobs.refs import key_filters
+from emx2tui.jobs.refs import Filter, key_filters, read_key
 from emx2tui.jobs.transform import table_classes
 
-Filter = Mapping | None
 READ_AHEAD = 4  # filtered reads in flight at once
 
 
@@ -74,10 +72,6 @@ class ClassRows:
         return out
 
 
-def _read_key(table: str, flt: Filter) -> tuple[str, str]:
-    return table, json.dumps(flt, sort_keys=True)
-
-
 async def read_classes(client: Emx2Client, model: SchemaModel, table: str,
                        filters: Sequence[Filter], into: ClassRows,
                        prefetched: Mapping[tuple[str, str], Frame] | None = None) -> None:
@@ -89,7 +83,7 @@ async def read_classes(client: Emx2Client, model: SchemaModel, table: str,
     """
     sub: dict[str, None] = {}
     for flt in filters:
-        df = (prefetched or {}).get(_read_key(table, flt))
+        df = (prefetched or {}).get(read_key(table, flt))
         if df is None:
             df = await client.download_table(model.name, table, flt, include_system_columns=True)
         if not len(df):
@@ -155,7 +149,7 @@ async def keyed_rows(client: Emx2Client, model: SchemaModel,
         if filters:
             plan.append((table, filters))
     # the tables' reads run a few at a time; their rows are then taken in the order given
-    reads = list({_read_key(t, f): (t, f) for t, fs in plan for f in fs}.items())
+    reads = list({read_key(t, f): (t, f) for t, fs in plan for f in fs}.items())
     frames = await gather_bounded(
         (client.download_table(model.name, t, f, include_system_columns=True) for _, (t, f) in reads),
         limit=READ_AHEAD)

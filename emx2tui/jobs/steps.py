@@ -286,6 +286,19 @@ async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> Frame:
     return transform.local_filter(df, model, spec, ctx.resource_id)
 
 
+def _plan_reads(ctx: JobContext) -> dict[tuple[str, str], Frame]:
+    """The target rows the plan read, by (table, filter), as the server would answer that read
+    again (tables read for their own class only are left out: their frames lack the subclasses)."""
+    out: dict[tuple[str, str], Frame] = {}
+    for spec in ctx.sync_specs + ctx.delete_specs:
+        df = ctx.target_frames.get(spec.table)
+        if df is None or spec.own_class_only or spec.table not in ctx.tgt.tables:
+            continue
+        flt = transform.server_filter(ctx.tgt, spec.table, spec.filter, ctx.resource_id)
+        out[refs.read_key(spec.table, flt)] = df
+    return out
+
+
 READ_AHEAD = 4  # filtered reads in flight at once
 
 
@@ -588,7 +601,7 @@ async def filter_rows(ctx: JobContext) -> str:
     deletes = [delete_plans[s.table] for s in ctx.delete_specs if s.table in delete_plans]
     _alert_mass_delete(ctx, step, sync_plans, deletes)
     ctx.log(step, "Checking the references of the rows to write and of the rows to delete")
-    bad, withheld = await refs.check(ctx.target, ctx.tgt, sync_plans, deletes)
+    bad, withheld = await refs.check(ctx.target, ctx.tgt, sync_plans, deletes, _plan_reads(ctx))
     broken += bad
     for w in withheld:
         ctx.warn(step, w)
