@@ -396,8 +396,9 @@ def csv_table(server: SandboxServer):
                     except ValueError as exc:
                         raise SandboxError(f"Invalid filter: {exc}") from None
                     where = where_sql(store, schema, table, f, "s", params)
-                rows = store.select(schema, table, where=where, params=params, order="s.rowid")
-                return transfer.rows_to_csv(store, schema, table, rows, system=system, sep=sep)
+                names, rows = store.select_rows(schema, table, where=where, params=params,
+                                                order="s.rowid")
+                return transfer.rows_to_csv(store, schema, table, names, rows, system=system, sep=sep)
 
             body = await run_in_threadpool(work)
             return Response(body, media_type="text/csv; charset=UTF-8", headers={

@@ -937,6 +937,14 @@ class Store:
     def select(self, schema: str, table: str, *, where: str = "", params: Iterable = (),
                order: str = "", limit: int | None = None, offset: int | None = None,
                exact: bool = False) -> list[dict]:
+        names, rows = self.select_rows(schema, table, where=where, params=params, order=order,
+                                       limit=limit, offset=offset, exact=exact)
+        return [dict(zip(names, r)) for r in rows]
+
+    def select_rows(self, schema: str, table: str, *, where: str = "", params: Iterable = (),
+                    order: str = "", limit: int | None = None, offset: int | None = None,
+                    exact: bool = False) -> tuple[list[str], list[tuple]]:
+        """As `select`: the storage column names and the rows as tuples (no dict per row)."""
         with self.lock:
             lay = self.layout(schema, table)
             sql = f"SELECT * FROM {q(lay.phys)} s WHERE {lay.class_filter('s', exact)}"
@@ -946,8 +954,7 @@ class Store:
             if limit is not None or offset:
                 sql += f" LIMIT {int(limit) if limit is not None else -1} OFFSET {int(offset or 0)}"
             cur = self.conn.execute(sql, list(params))
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, r)) for r in cur.fetchall()]
+            return [d[0] for d in cur.description], cur.fetchall()
 
     def count(self, schema: str, table: str, *, where: str = "", params: Iterable = ()) -> int:
         with self.lock:

@@ -7,7 +7,7 @@ import json
 import posixpath
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.errors import CsvFormatError
@@ -133,11 +133,12 @@ REFBACK_IN_LIMIT = 5000
 
 
 def refback_values(store: Store, schema: str, table: str, colname: str,
-                   rows: list[dict] | None = None) -> dict[tuple, list[str]]:
+                   first_keys: Iterable | None = None) -> dict[tuple, list[str]]:
     """For a refback column: key of each row of `table` -> keys of the rows referring to it.
 
-    With `rows`, only the referring rows that may point at one of them are read (by the first
-    key column), so a filtered download costs what it returns, not what the table holds.
+    With `first_keys` (the first key column's values of the rows to show), only the referring
+    rows that may point at one of them are read, so a filtered download costs what it returns,
+    not what the table holds.
     """
     model = store.model(schema)
     col = next(c for c in model.columns(table) if c.name == colname)
@@ -158,8 +159,8 @@ def refback_values(store: Store, schema: str, table: str, colname: str,
     target_order = [p.target for p in parts]
     where = conds + [tlay.class_filter('s')]
     params: list = []
-    if rows is not None and lay.key and lay.key[0] in target_order:
-        first = sorted({r.get(lay.key[0]) for r in rows if r.get(lay.key[0]) is not None})
+    if first_keys is not None and lay.key and lay.key[0] in target_order:
+        first = sorted({v for v in first_keys if v is not None})
         if not first:
             return {}
         if len(first) <= REFBACK_IN_LIMIT:
@@ -176,25 +177,34 @@ def refback_values(store: Store, schema: str, table: str, colname: str,
     return out
 
 
-def rows_to_csv(store: Store, schema: str, table: str, rows: list[dict], *, system: bool = False,
-                sep: str = ",") -> str:
+def rows_to_csv(store: Store, schema: str, table: str, names: list[str], rows: list[tuple], *,
+                system: bool = False, sep: str = ",") -> str:
+    """The CSV of storage rows (tuples of the storage columns `names`, as `Store.select_rows` gives)."""
     header = csv_header(store, schema, table, system=system)
     lay = store.layout(schema, table)
     model = store.model(schema)
-    refbacks = {c.name: refback_values(store, schema, table, c.name, rows)
-                for c in model.columns(table) if c.is_refback and c.name in header}
+    at = {n: i for i, n in enumerate(names)}
+
+    def cells(column: str) -> list:
+        i = at.get(column)
+        return [None] * len(rows) if i is None else [r[i] for r in rows]
+
+    backs = [c.name for c in model.columns(table) if c.is_refback and c.name in header]
+    refbacks = {name: refback_values(store, schema, table, name, cells(lay.key[0]) if lay.key else None)
+                for name in backs}
     join = csvfmt.join_array
-    rkeys = [tuple(r.get(k) for k in lay.key) for r in rows] if refbacks else []
+    rkeys = list(zip(*(cells(k) for k in lay.key))) if refbacks and lay.key else []
     # column by column: each cell kind handled in one pass, each stored array decoded once
     columns: list[list] = []
     for h in header:
         back = refbacks.get(h)
         if back is not None:
-            columns.append([join(v) if (v := back.get(rk)) else None for rk in rkeys])
+            columns.append([join(v) if (v := back.get(rk)) else None for rk in rkeys]
+                           if rkeys else [None] * len(rows))
         elif h in lay.array_cols:
             memo: dict[str, str] = {}
             out: list = []
-            for v in (r.get(h) for r in rows):
+            for v in cells(h):
                 if v is None:
                     out.append(None)
                     continue
@@ -204,7 +214,7 @@ def rows_to_csv(store: Store, schema: str, table: str, rows: list[dict], *, syst
                 out.append(text)
             columns.append(out)
         else:
-            columns.append([r.get(h) for r in rows])
+            columns.append(cells(h))
     return csvfmt.write_rows(header, zip(*columns) if columns else [], sep=sep)
 
 
@@ -226,13 +236,14 @@ def export_zip(store: Store, schema: str, *, system: bool = False) -> bytes:
             for name in sorted(model.tables):
                 if not model.has_columns(name):
                     continue
-                rows = store.select(schema, name, exact=True, order="s.rowid")
-                zf.writestr(f"{name}.csv", rows_to_csv(store, schema, name, rows, system=system))
+                names, rows = store.select_rows(schema, name, exact=True, order="s.rowid")
+                zf.writestr(f"{name}.csv", rows_to_csv(store, schema, name, names, rows, system=system))
                 for c in model.columns(name):
-                    if not c.is_file:
+                    if not c.is_file or c.name not in names:
                         continue
+                    i = names.index(c.name)
                     for r in rows:
-                        fid = r.get(c.name)
+                        fid = r[i]
                         stored = store.get_file(fid) if fid and fid not in written else None
                         if stored is None:
                             continue
