@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import gc
 import sys
 from collections.abc import Sequence
 
@@ -143,6 +144,18 @@ def silence_stdout() -> None:
         pass
 
 
+def batch_gc() -> None:
+    """Tune the cycle collector for a command that runs once and ends.
+
+    A run reads tables into many small rows that reference counting frees; the collector's
+    default passes (every 700 allocations) walk them over and over and cost about a tenth of a
+    large run's time. What was loaded at start-up is frozen out of those passes, and they come
+    a hundred times less often.
+    """
+    gc.freeze()
+    gc.set_threshold(70_000, 20, 20)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")):
@@ -158,6 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo_main(args)
         if args.command == "run":
             from emx2tui.jobs.headless import run_main
+            batch_gc()
             return run_main(args)
         if args.command == "strategies":
             from emx2tui.jobs.headless import strategies_main
