@@ -7,10 +7,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from rich.style import Style
+from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
+from textual.clock import Clock as AnimationClock
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.reactive import reactive
+from textual.renderables.bar import Bar as BarRenderable
+from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
 from emx2tui.jobs.events import (
@@ -68,8 +73,15 @@ def amount(done: int, total: int | None, unit: str) -> str:
     return f"{count(done)}" + (f" / {count(total)}" if total is not None else "") + f" {unit}"
 
 
-class TableProgress(Horizontal):
-    """A table's bar inside a step: done / total, rate and time left."""
+class TableProgress(Widget):
+    """A table's bar inside a step, on one line: name, bar, done / total, rate and time left.
+
+    One widget that draws the line itself, rather than two labels and a ProgressBar: a step can
+    list dozens of tables, and every widget more costs each restyle and layout of the run
+    screen. It looks like those widgets did (app.tcss styles its parts)."""
+
+    COMPONENT_CLASSES = {"table-progress--name", "table-progress--stats", "bar--bar",
+                         "bar--complete", "bar--indeterminate"}
 
     def __init__(self, step: str, table: str, clock: Clock) -> None:
         super().__init__(classes="table-progress")
@@ -81,11 +93,9 @@ class TableProgress(Horizontal):
         self.unit = "rows"
         self.finished = False
         self.state = "waiting"
-
-    def compose(self) -> ComposeResult:
-        yield Label(self.table, classes="table-name")
-        yield ProgressBar(total=None, show_eta=False, show_percentage=False)
-        yield Label("", classes="table-stats")
+        self.stats = ""
+        self.percentage: float | None = None  # None: the bar pulses, its total not known yet
+        self._pulse = AnimationClock().clone()
 
     def on_mount(self) -> None:
         self._redraw()
@@ -109,22 +119,67 @@ class TableProgress(Horizontal):
         self._redraw()
 
     def _redraw(self) -> None:
-        bar = self.query_one_optional(ProgressBar)
-        label = self.query_one_optional(".table-stats", Label)
-        if bar is None or label is None:
-            return  # not composed yet: on_mount renders the state
         if self.state == "done":
-            total = self.total or 1
-            bar.update(total=total, progress=total)
-            label.update(f"✔ {amount(self.done, self.total, self.unit)}" if self.total
-                         else "✔ done")
+            self.percentage = 1.0
+            self.stats = (f"✔ {amount(self.done, self.total, self.unit)}" if self.total
+                          else "✔ done")
         elif self.state == "working":
-            label.update("working…")
+            self.stats = "working…"
         elif self.state == "counting":
-            bar.update(total=self.total, progress=self.done)
+            self.percentage = _fraction(self.done, self.total)
             stats = amount(self.done, self.total, self.unit)
             rate = rate_text(self.done, self.total, self.unit, self.clock() - self.started)
-            label.update(f"{stats}  {rate}".rstrip())
+            self.stats = f"{stats}  {rate}".rstrip()
+        # The bar pulses while its total is unknown, as a ProgressBar's does.
+        self.auto_refresh = 1 / 15 if self.percentage is None else None
+        self.refresh()
+
+    def render(self) -> RenderResult:
+        narrow = self.screen.has_class("-narrow")
+        name_width, bar_width = (14, 8) if narrow else (24, 20)
+        line = Table.grid(expand=True)
+        line.add_column(width=name_width, no_wrap=True, overflow="ellipsis")
+        line.add_column(width=bar_width, no_wrap=True)
+        line.add_column(width=1)  # the stats' left padding
+        line.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
+        line.add_row(Text(self.table, style=self.get_component_rich_style("table-progress--name")),
+                     self._bar(bar_width), "",
+                     Text(self.stats, style=self.get_component_rich_style("table-progress--stats")))
+        return line
+
+    def _bar(self, width: int) -> BarRenderable:
+        """The bar as Textual's ProgressBar draws it: filled to the half cell, or a pulse."""
+        percentage = self.percentage
+        if percentage is None:
+            style = self.get_component_rich_style("bar--indeterminate")
+            pulse = 0.25 * width
+            span = width + pulse
+            if self.app.animation_level == "none":
+                start, end = 0.0, float(width)
+            else:
+                start = (30 * self._pulse.time) % (2 * span)
+                if start > span:
+                    start = 2 * span - start
+                start -= pulse
+                end = start + pulse
+            highlight = (max(0.0, start), min(end, float(width)))
+        else:
+            style = self.get_component_rich_style("bar--bar" if percentage < 1
+                                                  else "bar--complete")
+            halves = width * 2
+            highlight = (0.0, width * (int(percentage * halves) / halves))
+        return BarRenderable(highlight_range=highlight,
+                             highlight_style=Style.from_color(style.color),
+                             background_style=Style.from_color(style.bgcolor), width=width)
+
+
+def _fraction(done: int, total: int | None) -> float | None:
+    """A ProgressBar's percentage: None without a total, complete for a total of 0."""
+    if total is None:
+        return None
+    if total == 0:
+        return 1.0
+    return max(0.0, min(1.0, done / total))
 
 
 class StepPane(Vertical):
@@ -167,8 +222,8 @@ class StepPane(Vertical):
         self.border_subtitle = self.status
 
     def watch_status(self, old: str, new: str) -> None:
-        self.remove_class(f"-{old}")
-        self.add_class(f"-{new}")
+        # One restyle of the pane and all it holds, not one per class.
+        self.update_classes({f"-{old}": False, f"-{new}": True})
         self._refresh_title()
 
     @property
