@@ -1,10 +1,15 @@
 """The run: one pane per step with status, progress and log, then the summary.
 
-Progress events can come by the thousand; they are coalesced (JobEvent.can_replace) and, on
-top of that, only the newest per step and table is drawn, a few times a second."""
+Progress events can come by the thousand; they are coalesced (JobEvent.can_replace). On top of
+that, every event is queued and the queue is drawn a few times a second, each time with only
+the newest progress per step and table, so a burst of events costs one redraw instead of one per
+event. A long queue (the plan's events at the start) is drawn over several ticks, a time budget
+at a time, so the interface stays responsive while it catches up."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -29,7 +34,9 @@ from emx2tui.ui.workers import ReportsWorkerErrors
 if TYPE_CHECKING:
     from emx2tui.ui.app import Emx2App
 
-REFRESH = 0.1  # seconds between redraws of progress
+REFRESH = 0.1  # seconds between redraws of the run's events
+BUDGET = 0.015  # seconds of drawing events per redraw; the rest waits for the next one
+CATCH_UP = 0.02  # seconds to the next redraw while events wait
 
 
 def what_title(kind: str) -> str:
@@ -96,7 +103,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.running_steps: set[str] = set()
         self.cancel_requested = False
         self.cancel_modal: ConfirmModal | None = None
-        self.pending: dict[tuple[str, str | None], StepProgress] = {}
+        # Events not drawn yet, in order; a callable in it is called when its turn comes.
+        self.queue: list[Event | Callable[[], None]] = []
+        self.panes: dict[str, StepPane] = {}
+        self.catching_up = False
         self.events_seen = 0
 
     # ------------------------------------------------------------------ layout
@@ -113,7 +123,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         yield Static(title, id="run-title", markup=True)
         with Grid(id="steps"):
             for step in self.steps:
-                yield StepPane(step, clock=self.app.clock)
+                self.panes[step] = pane = StepPane(step, clock=self.app.clock)
+                yield pane
         with Vertical(id="summary"):
             yield Static("", id="summary-text")
             counts: DataTable[Any] = DataTable(id="summary-counts", cursor_type="row",
@@ -126,8 +137,10 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.query_one("#summary-counts", DataTable).add_columns(
             "Table", "Inserted", "Updated", "Unchanged", "Deleted")
         for event in self.plan_events:
-            self._route(event)
-        self.call_after_refresh(self._describe_deletes)
+            self._track(event)
+        # The delete step's count is described once the plan's own account of it is drawn.
+        self.queue.extend([*self.plan_events, self._describe_deletes])
+        self.call_after_refresh(self._flush)
         self.started = self.app.clock()
         self.running = True
         self.sub_title = "running…"
@@ -149,8 +162,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         text = (f"{count(rows)} of {plural(existing, 'row')}{whose} {verb}, in "
                 f"{len(deleting)} of {plural(len(tables), 'table')}")
         for step in ("deleteCohort", "deleteNetwork"):
-            for pane in self.query(f"#step-{step}").results(StepPane):
-                pane.describe(text)
+            if step in self.panes:
+                self.panes[step].describe(text)
 
     # ------------------------------------------------------------------- run
     def _emit(self, event: Event) -> None:
@@ -172,34 +185,38 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
 
     @on(Ended)
     def _ended(self, message: Ended) -> None:
+        # The outcome is drawn after the events still queued, a budget at a time like them.
+        self.queue.append(lambda: self._end(message))
         self._flush()
+
+    def _end(self, message: Ended) -> None:
         if message.reason is not None:
             self._fail(message.reason)
         else:
             self.show_result(message.result)
 
     def pane(self, step: str) -> StepPane:
-        for pane in self.query(f"#step-{step}").results(StepPane):
-            return pane
-        pane = StepPane(step, clock=self.app.clock)
-        self.query_one("#steps", Grid).mount(pane)
-        self.steps.append(step)
+        pane = self.panes.get(step)
+        if pane is None:
+            pane = self.panes[step] = StepPane(step, clock=self.app.clock)
+            self.query_one("#steps", Grid).mount(pane)
+            self.steps.append(step)
         return pane
 
-    def _route(self, event: Event) -> None:
+    def _route(self, event: Event) -> bool:
+        """Draw one event in its step's pane; False if that pane is not ready for it yet."""
         step = getattr(event, "step", None)
         if not step:
-            return
-        self._track(step, event)
+            return True
         pane = self.pane(step)
-        if pane.is_mounted and pane.children:
-            pane.apply(event)
-        else:
-            self.call_after_refresh(pane.apply, event)
-        self._refresh_cancel_text()
+        if not (pane.is_mounted and pane.children):
+            return False
+        pane.apply(event)
+        return True
 
-    def _track(self, step: str, event: Event) -> None:
+    def _track(self, event: Event) -> None:
         """Follow where the run is, for what cancelling would mean now."""
+        step = getattr(event, "step", None)
         if isinstance(event, StepStarted):
             self.running_steps.add(step)
         elif isinstance(event, StepFinished):
@@ -214,25 +231,62 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self.import_sent = True
 
     def _flush(self) -> None:
-        """Draw the newest progress of each step and table."""
-        if not self.pending:
+        """Draw the queued events in order, each step and table's progress only at its newest,
+        for at most BUDGET seconds."""
+        if not self.queue:
             return
-        pending, self.pending = self.pending, {}
-        for event in pending.values():
-            self._route(event)
+        queue, self.queue = self.queue, []
+        ends = time.perf_counter() + BUDGET
+        progress: dict[tuple[str, str | None], StepProgress] = {}
+        done = 0
+        try:
+            for event in queue:
+                if isinstance(event, StepProgress):
+                    progress[(event.step, event.table)] = event
+                    done += 1
+                    continue
+                if not self._draw(progress):
+                    break
+                if callable(event):
+                    event()
+                elif not self._route(event):
+                    break
+                done += 1
+                if time.perf_counter() > ends:
+                    break
+            else:
+                self._draw(progress)
+        finally:
+            # Progress not drawn yet is still in `progress`; it came before the rest.
+            self.queue = list(progress.values()) + queue[done:] + self.queue
+        self._refresh_cancel_text()
+        if self.queue and not self.catching_up:
+            # A backlog: draw the next part soon, once the screen has been drawn in between.
+            self.catching_up = True
+            self.set_timer(CATCH_UP, self._catch_up)
+
+    def _catch_up(self) -> None:
+        self.catching_up = False
+        self._flush()
+
+    def _draw(self, progress: dict[tuple[str, str | None], StepProgress]) -> bool:
+        """Draw the collected progress; what cannot be drawn yet stays in `progress`."""
+        for key, event in list(progress.items()):
+            if not self._route(event):
+                return False
+            del progress[key]
+        return True
 
     @on(JobEvent)
     def _job_event(self, message: JobEvent) -> None:
         event = message.event
         self.events_seen += 1
-        if isinstance(event, StepProgress):
-            self.pending[(event.step, event.table)] = event
-            return
-        self._flush()
+        # Where the run is counts at once (for what cancelling would mean); drawing can wait.
+        self._track(event)
         if isinstance(event, RunFinished):
             self.finished_event = event
             return
-        self._route(event)
+        self.queue.append(event)
 
     # --------------------------------------------------------------- results
     def show_result(self, result: Any) -> None:
