@@ -58,6 +58,13 @@ def test_digest_ignores_row_order():
     b = f([{"k": "2", "v": "b"}, {"k": "1", "v": "a"}])
     assert digest(a, ["k"]) == digest(b, ["k"])
     assert digest(a, ["k"]) != digest(f([{"k": "1", "v": "a"}]), ["k"])
+    # one changed cell, cells moved between rows, a duplicated row: each a different fingerprint
+    assert digest(a, ["k"]) != digest(f([{"k": "1", "v": "a"}, {"k": "2", "v": "c"}]), ["k"])
+    assert digest(a, ["k"]) != digest(f([{"k": "1", "v": "b"}, {"k": "2", "v": "a"}]), ["k"])
+    assert digest(a, ["k"]) != digest(f([{"k": "1", "v": "a"}, {"k": "1", "v": "a"}, {"k": "2", "v": "b"}]), ["k"])
+    # column order and system columns do not count; the column names do
+    assert digest(a, ["k"]) == digest(f([{"v": "b", "k": "2", "mg_draft": "x"}, {"v": "a", "k": "1", "mg_draft": ""}]), ["k"])
+    assert digest(a, ["k"]) != digest(f([{"k": "1", "w": "a"}, {"k": "2", "w": "b"}]), ["k"])
 
 
 def test_import_zip_holds_upserts_and_mg_delete_rows_in_order():
