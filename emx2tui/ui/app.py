@@ -56,14 +56,21 @@ class RestoreJob:
 def steady_gc() -> None:
     """Keep the cycle collector's pauses short while the interface runs.
 
-    Its full passes walk every object the process holds: the modules loaded at start-up and,
-    during a plan or a run, the rows the engine reads in its own thread, which reference
-    counting frees anyway. Such a pass stops the interface for as long as it takes (a tenth of
-    a second and more on large schemas). What was loaded at start-up is frozen out of the
-    passes, and they come less often.
+    A full pass of the collector walks every object the process holds (the modules loaded at
+    start-up and, during a plan or a run, the rows the engine reads in its own thread, which
+    reference counting frees anyway) and stops the interface meanwhile: a tenth of a second
+    and more at a hundred thousand rows. What was loaded at start-up is frozen out of the
+    passes (once per process), young objects are looked at in larger batches, and full passes
+    come about a hundred times less often.
     """
-    gc.freeze()
+    global _gc_frozen
+    if not _gc_frozen:
+        gc.freeze()
+        _gc_frozen = True
     gc.set_threshold(10_000, 10, 100)
+
+
+_gc_frozen = False
 
 
 class Emx2App(App[None]):
