@@ -202,3 +202,24 @@ def test_split_array_reads_quoted_and_plain_items_alike():
     assert csvfmt.split_array(" a , b,,c ") == ["a", "b", "c"]
     assert csvfmt.split_array('"a, b", c ,"d ""e"""') == ["a, b", "c", 'd "e"']
     assert csvfmt.split_array(" , ") == [] and csvfmt.split_array(None) == []
+
+
+def test_digest_tells_swapped_cells_apart_under_any_hash_salt():
+    # the fingerprint adds up per-process salted hashes; a weak row hash (a tuple's) lets swapped
+    # cells cancel out for some salts, so try many
+    import os
+    import subprocess
+    import sys
+
+    code = ("from emx2tui.emx2.frames import frame_from_rows as f\n"
+            "from emx2tui.jobs.plan import digest\n"
+            "same = 0\n"
+            "for x, y in [('a', 'b'), ('1', '2'), ('yes', 'no'), ('', 'x')]:\n"
+            "    a = f([{'k': '1', 'v': x}, {'k': '2', 'v': y}])\n"
+            "    b = f([{'k': '1', 'v': y}, {'k': '2', 'v': x}])\n"
+            "    same += digest(a, ['k']) == digest(b, ['k'])\n"
+            "print(same)\n")
+    for seed in range(0, 40, 4):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env=dict(os.environ, PYTHONHASHSEED=str(seed))).stdout
+        assert out.strip() == "0", f"PYTHONHASHSEED={seed}"

@@ -232,15 +232,17 @@ def digest(df: Frame, key_columns: list[str]) -> str:
     """A fingerprint of a frame's content, independent of row and column order.
 
     Compared only within one process (a plan and its apply, or the check after a write whose
-    answer was lost): it adds up Python's hashes of the rows, which are salted per process, and
-    so costs one pass over the rows instead of sorting their text.
+    answer was lost): it adds up Python's (salted, per process) hashes of the rows' text, which
+    costs one pass over the rows instead of sorting them. The text of a row, its tuple's repr,
+    is unambiguous, and a string's hash is a keyed one: a tuple's own hash is not, and swapped
+    cells can cancel out in a sum of them.
     """
     if not len(df):
         return "empty"
     cols = sorted(c for c in df.columns if not c.startswith("mg_"))
     rows = tuples(df, cols)
     mask = (1 << 64) - 1
-    return f"{len(rows)}:{hash(tuple(cols)) & mask:x}:{sum(map(hash, rows)) & mask:x}"
+    return f"{len(rows)}:{hash(repr(cols)) & mask:x}:{sum(map(hash, map(repr, rows))) & mask:x}"
 
 
 def build_table_plan(table: str, filter_text: str, source: Frame, target: Frame,
