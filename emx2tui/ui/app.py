@@ -4,7 +4,6 @@ factories, the config) are built by launch.py and injected here, so tests can ha
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,6 +15,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from emx2tui.config import Config, ConfigError, ConnectionConfig, config_path, save_config
+from emx2tui.ui.collector import steady_gc
 from emx2tui.ui.connect import Server, command_line_servers, saved_servers, with_schema
 from emx2tui.ui.screens.main import MainScreen
 from emx2tui.ui.text import describe_error
@@ -51,26 +51,6 @@ class RestoreJob:
         cancel = getattr(self.plan, "cancel", None)
         if callable(cancel):
             cancel()
-
-
-def steady_gc() -> None:
-    """Keep the cycle collector's pauses short while the interface runs.
-
-    A full pass of the collector walks every object the process holds (the modules loaded at
-    start-up and, during a plan or a run, the rows the engine reads in its own thread, which
-    reference counting frees anyway) and stops the interface meanwhile: a tenth of a second
-    and more at a hundred thousand rows. What was loaded at start-up is frozen out of the
-    passes (once per process), young objects are looked at in larger batches, and full passes
-    come about a hundred times less often.
-    """
-    global _gc_frozen
-    if not _gc_frozen:
-        gc.freeze()
-        _gc_frozen = True
-    gc.set_threshold(10_000, 10, 100)
-
-
-_gc_frozen = False
 
 
 class Emx2App(App[None]):

@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Stati
 from textual.worker import Worker, get_current_worker
 
 from emx2tui.jobs.events import STEP_TITLES, Event, StepFinished, StepLog, StepProgress, StepStarted
+from emx2tui.ui.collector import collector_paused
 from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.rowtext import PAGE, RowPage, describe_changes, plan_page
 from emx2tui.ui.text import FLOW_NAMES, attr, count, plural
@@ -120,7 +121,8 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         # not hold up the interface. Events come back by post_message, which is thread-safe.
         relay = EventRelay(self)
         try:
-            plan = await self.job.plan(relay)
+            with collector_paused():
+                plan = await self.job.plan(relay)
         except BaseException:
             relay.flush()
             self.post_message(self.Planned(None))

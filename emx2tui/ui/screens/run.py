@@ -25,6 +25,7 @@ from textual.worker import Worker
 
 from emx2tui.jobs.events import (Event, RunFinished, ServerTask, StepFinished, StepProgress,
                                  StepStarted, WriteSent)
+from emx2tui.ui.collector import collector_paused
 from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.modals.confirm import ConfirmModal
 from emx2tui.ui.text import FLOW_NAMES, attr, count, duration, plural, short_path, step_names
@@ -176,7 +177,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         # sets a flag the engine reads between tables, so calling it from here is safe.
         relay = EventRelay(self)
         try:
-            result = await self.job.apply(self.plan, relay)
+            with collector_paused():
+                result = await self.job.apply(self.plan, relay)
         finally:
             relay.flush()
         self.result = result
