@@ -216,11 +216,13 @@ def _column_clause(store: Store, schema: str, table: str, col: Column, ops: obje
         nested_params: list = []
         nested = where_sql(store, tschema, ref.target_table, ops, t, nested_params)
         params.extend(nested_params)
-        if not froms and len(exprs) == 1:
-            # a one-column reference: the matching targets once, then the referring rows by
-            # value (an index on the column serves it) instead of a lookup per row
+        if not froms:
+            # a reference of plain columns: the matching targets once, then the referring rows
+            # by value (the index on the column, or on the composite reference's columns, serves
+            # it) instead of a lookup per referring row
             inner = [tl.class_filter(t)] if set(tl.classes) != store._all_classes(tl) else []
-            return (f"({' AND '.join(conds)} AND {exprs[0]} IN (SELECT {t}.{q(ref.parts[0].target)} "
+            values = ", ".join(f"{t}.{q(p.target)}" for p in ref.parts)
+            return (f"({' AND '.join(conds)} AND ({', '.join(exprs)}) IN (SELECT {values} "
                     f"FROM {q(tl.phys)} {t} WHERE {' AND '.join(inner + [nested])}))")
         return (f"EXISTS (SELECT 1 FROM {froms + ', ' if froms else ''}{q(tl.phys)} {t} WHERE "
                 f"{' AND '.join(conds + [match, nested])})")
