@@ -7,8 +7,9 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from rich.console import Console, ConsoleOptions
+from rich.segment import Segment
 from rich.style import Style
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.clock import Clock as AnimationClock
@@ -137,15 +138,10 @@ class TableProgress(Widget):
     def render(self) -> RenderResult:
         narrow = self.screen.has_class("-narrow")
         name_width, bar_width = (14, 8) if narrow else (24, 20)
-        line = Table.grid(expand=True)
-        line.add_column(width=name_width, no_wrap=True, overflow="ellipsis")
-        line.add_column(width=bar_width, no_wrap=True)
-        line.add_column(width=1)  # the stats' left padding
-        line.add_column(ratio=1, no_wrap=True, overflow="ellipsis")
-        line.add_row(Text(self.table, style=self.get_component_rich_style("table-progress--name")),
-                     self._bar(bar_width), "",
-                     Text(self.stats, style=self.get_component_rich_style("table-progress--stats")))
-        return line
+        return _TableLine(
+            Text(self.table, style=self.get_component_rich_style("table-progress--name")),
+            name_width, self._bar(bar_width), bar_width,
+            Text(self.stats, style=self.get_component_rich_style("table-progress--stats")))
 
     def _bar(self, width: int) -> BarRenderable:
         """The bar as Textual's ProgressBar draws it: filled to the half cell, or a pulse."""
@@ -171,6 +167,34 @@ class TableProgress(Widget):
         return BarRenderable(highlight_range=highlight,
                              highlight_style=Style.from_color(style.color),
                              background_style=Style.from_color(style.bgcolor), width=width)
+
+
+class _TableLine:
+    """Name, bar and stats side by side on one line, each cut to its width with an ellipsis."""
+
+    def __init__(self, name: Text, name_width: int, bar: BarRenderable, bar_width: int,
+                 stats: Text) -> None:
+        self.name, self.name_width = name, name_width
+        self.bar, self.bar_width = bar, bar_width
+        self.stats = stats
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        name_width = min(self.name_width, width)
+        bar_width = min(self.bar_width, width - name_width)
+        stats_width = width - name_width - bar_width - 1  # one column between bar and stats
+        yield _cut(self.name, name_width)
+        if bar_width > 0:
+            yield from console.render(self.bar, options.update(width=bar_width, height=1))
+        if stats_width > 0:
+            yield Segment(" ")
+            yield _cut(self.stats, stats_width)
+
+
+def _cut(text: Text, width: int) -> Segment:
+    """One styled segment of exactly `width` cells: cut with an ellipsis, or padded."""
+    text.truncate(width, overflow="ellipsis", pad=True)
+    return Segment(text.plain, text.style if isinstance(text.style, Style) else None)
 
 
 def _fraction(done: int, total: int | None) -> float | None:
