@@ -268,6 +268,7 @@ class ReferenceCheck:
         if not targets:
             return
         keep: dict[str, dict[Key, str]] = defaultdict(dict)  # table -> key -> reason
+        scans: list[tuple[str, list[tuple[Reference, list[str], dict[Key, str], list[dict | None]]]]] = []
         for holder in self.model.tables.values():
             if holder.is_ontology or not self.model.has_columns(holder.name):
                 continue
@@ -276,9 +277,20 @@ class ReferenceCheck:
             refs = [r for t in _family(self.model, holder.name) for r in self.model.references(t)
                     if self._own_target(r)]
             refs = [r for r in refs if any(x in targets for x in _family(self.model, r.target_table))]
-            if not refs:
-                continue
-            await self._scan_holder(holder.name, refs, keep)
+            if refs:
+                scans.append((holder.name, self._holder_scans(refs)))
+        # the reads are independent: a few at a time; the rows are then scanned in table order,
+        # so that the reasons given do not depend on which answer came first
+        reads = {read_key(holder, flt): (holder, flt) for holder, plan in scans
+                 for *_, filters in plan for flt in filters}
+        await gather_bounded(self._holder_rows(holder, flt) for holder, flt in reads.values())
+        for holder, plan in scans:
+            hkeys = self.model.key_columns(holder)
+            leaving = self._written(holder) | self._deleted(holder)
+            for ref, tkey, doomed, filters in plan:
+                for flt in filters:
+                    self._scan_rows(holder, await self._holder_rows(holder, flt), hkeys, leaving, ref,
+                                    tkey, doomed, keep)
         # a withheld row keeps what it refers to: follow its own references among the deletes
         changed = True
         while changed:
@@ -331,9 +343,11 @@ class ReferenceCheck:
             self._reads[cache_key] = df
         return self._reads[cache_key]
 
-    async def _scan_holder(self, holder: str, refs: list[Reference], keep: dict[str, dict[Key, str]]) -> None:
-        hkeys = self.model.key_columns(holder)
-        leaving = self._written(holder) | self._deleted(holder)
+    def _holder_scans(self, refs: list[Reference]) -> list[tuple[Reference, list[str], dict[Key, str],
+                                                                  list[dict | None]]]:
+        """Per reference of a holder table: the target's key columns, the deleted keys it may name
+        (key -> table) and the filters that read the holder's rows naming them."""
+        out = []
         for ref in refs:
             doomed: dict[Key, str] = {}
             for fam in _family(self.model, ref.target_table):
@@ -358,14 +372,15 @@ class ReferenceCheck:
                 narrow = _narrowing(self.model, ref.table, [(p.name, distinct[p.name])
                                                             for p in usable if p is not part])
             values = distinct[part.name]
+            filters: list[dict | None] = []
             for start in range(0, len(values), CHUNK):
                 chunk = values[start:start + CHUNK]
                 try:
-                    flt = _and(values_filter(self.model, ref.table, part.name, chunk), narrow)
+                    filters.append(_and(values_filter(self.model, ref.table, part.name, chunk), narrow))
                 except (ModelError, StopIteration):
-                    flt = None
-                self._scan_rows(holder, await self._holder_rows(holder, flt), hkeys, leaving, ref, tkey,
-                                doomed, keep)
+                    filters.append(None)
+            out.append((ref, tkey, doomed, filters))
+        return out
 
     def _scan_rows(self, holder: str, df: Frame, hkeys: list[str], leaving: set[Key], ref: Reference,
                    tkey: list[str], doomed: dict[Key, str], keep: dict[str, dict[Key, str]]) -> None:
