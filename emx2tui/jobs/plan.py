@@ -39,7 +39,9 @@ class TablePlan:
     cleared: dict[str, int] = field(default_factory=dict)  # column -> target values an upsert empties
     dropped_columns: list[str] = field(default_factory=list)  # source columns the target lacks
     blanked: dict[str, int] = field(default_factory=dict)  # reference -> rows emptied
-    target_digest: str = ""
+    # the target's rows the plan saw (all of them, not only those it writes): what the apply
+    # and the check after a lost answer compare the target with, by `target_digest`
+    target: Frame | None = field(default=None, repr=False)
     kept: dict[str, int] = field(default_factory=dict)  # column -> target values sent back unchanged
     notes: list[str] = field(default_factory=list)  # transforms applied (GDPR, blanked refs, ...)
     files: dict[str, bytes] = field(default_factory=dict, repr=False)  # `_files/` entry -> bytes
@@ -51,6 +53,16 @@ class TablePlan:
     @property
     def writes(self) -> int:
         return self.inserts + self.updates
+
+    @property
+    def target_digest(self) -> str:
+        """The fingerprint of `target` ("" when the plan kept none), worked out when first asked for."""
+        if self.target is None:
+            return ""
+        cached = self.__dict__.get("_digest")
+        if cached is None:
+            cached = self.__dict__["_digest"] = digest(self.target, self.key_columns)
+        return cached
 
     def rows_with(self, action: str) -> Frame:
         if not len(self.frame):
@@ -248,8 +260,11 @@ def digest(df: Frame, key_columns: list[str]) -> str:
 def build_table_plan(table: str, filter_text: str, source: Frame, target: Frame,
                      key_columns: list[str], columns: list[str], *, array_columns: Iterable[str] = (),
                      target_columns: list[str] | None = None, with_deletes: bool = False,
-                     target_digest: str = "", ignore: Iterable[str] = ()) -> tuple[TablePlan, TablePlan | None]:
-    """The sync plan of one table and, when `with_deletes`, its delete plan."""
+                     seen: Frame | None = None, ignore: Iterable[str] = ()) -> tuple[TablePlan, TablePlan | None]:
+    """The sync plan of one table and, when `with_deletes`, its delete plan.
+
+    `seen` is the target's rows as read (all columns), kept for the plan's fingerprint of them.
+    """
     actions, changes, gone = diff_table(source, target, key_columns, columns, array_columns, ignore)
     rewritten = ({k for k, a in zip(row_keys(source, key_columns), actions) if a == UPDATE}
                  if UPDATE in actions else set())
@@ -260,25 +275,25 @@ def build_table_plan(table: str, filter_text: str, source: Frame, target: Frame,
         key_columns=list(key_columns), columns=[c for c in columns if c in source.columns],
         cleared=cleared_columns(target, rewritten, key_columns, list(source.columns),
                                 target_columns or []),
-        target_digest=target_digest,
+        target=seen,
     )
     dplan = None
     if with_deletes:
         dplan = TablePlan(table=table, filter_text=filter_text, rows=len(target), deletes=len(gone),
                           deleted_frame=gone, key_columns=list(key_columns),
-                          frame=empty_frame(list(source.columns)), target_digest=target_digest)
+                          frame=empty_frame(list(source.columns)), target=seen)
     return plan, dplan
 
 
 def delete_only_plan(table: str, filter_text: str, target: Frame, key_columns: list[str],
-                     kept_keys: set[Key], target_digest: str = "") -> TablePlan:
+                     kept_keys: set[Key]) -> TablePlan:
     """Deletes for a table that is not synced: the target rows whose key is not kept."""
     if len(target):
         gone = target.where(k not in kept_keys for k in row_keys(target, key_columns))
     else:
         gone = empty_frame(list(key_columns))
     return TablePlan(table=table, filter_text=filter_text, rows=len(target), deletes=len(gone),
-                     deleted_frame=gone, key_columns=list(key_columns), target_digest=target_digest)
+                     deleted_frame=gone, key_columns=list(key_columns), target=target)
 
 
 # ----------------------------------------------------------------------------- zip

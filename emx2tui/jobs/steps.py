@@ -560,7 +560,7 @@ async def filter_rows(ctx: JobContext) -> str:
         tgt_projected = tgt.select([c for c in cols if c in tgt.columns]) if len(tgt.columns) else tgt
         sp, dp = build_table_plan(
             t, spec.filter_text(X), projected, tgt_projected, keys, cols, array_columns=arrays,
-            target_columns=cols, with_deletes=t in delete_names, target_digest=digest(tgt, keys),
+            target_columns=cols, with_deletes=t in delete_names, seen=tgt,
             ignore=file_ids)
         if kept and any(a != INSERT for a in sp.actions):
             sp.kept = kept
@@ -596,8 +596,7 @@ async def filter_rows(ctx: JobContext) -> str:
             continue
         tgt = ctx.target_frames.get(spec.table, empty_frame([]))
         keys = ctx.tgt.key_columns(spec.table)
-        delete_plans[spec.table] = delete_only_plan(spec.table, spec.filter_text(X), tgt, keys, set(),
-                                                    target_digest=digest(tgt, keys))
+        delete_plans[spec.table] = delete_only_plan(spec.table, spec.filter_text(X), tgt, keys, set())
     deletes = [delete_plans[s.table] for s in ctx.delete_specs if s.table in delete_plans]
     _alert_mass_delete(ctx, step, sync_plans, deletes)
     ctx.log(step, "Checking the references of the rows to write and of the rows to delete")
