@@ -108,6 +108,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.queue: list[Event | Callable[[], None]] = []
         self.panes: dict[str, StepPane] = {}
         self.catching_up = False
+        self.summary_parts: tuple[Vertical, Static, DataTable[Any]] | None = None
         self.events_seen = 0
 
     # ------------------------------------------------------------------ layout
@@ -126,17 +127,11 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             for step in self.steps:
                 self.panes[step] = pane = StepPane(step, clock=self.app.clock)
                 yield pane
-        with Vertical(id="summary"):
-            yield Static("", id="summary-text")
-            counts: DataTable[Any] = DataTable(id="summary-counts", cursor_type="row",
-                                               zebra_stripes=True)
-            yield counts
+        # The summary is mounted when the run ends (_summary): until then it would only add to
+        # every restyle of the screen.
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#summary").display = False
-        self.query_one("#summary-counts", DataTable).add_columns(
-            "Table", "Inserted", "Updated", "Unchanged", "Deleted")
         for event in self.plan_events:
             self._track(event)
         # The delete step's count is described once the plan's own account of it is drawn.
@@ -355,9 +350,21 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         return (f"The import may have been applied to {self.target}: compare with the backup or "
                 "restore with shift+r.")
 
+    def _summary(self) -> tuple[Vertical, Static, DataTable[Any]]:
+        """The summary's box, text and counts, mounted the first time they are asked for."""
+        if self.summary_parts is None:
+            text = Static("", id="summary-text")
+            counts: DataTable[Any] = DataTable(id="summary-counts", cursor_type="row",
+                                               zebra_stripes=True)
+            counts.add_columns("Table", "Inserted", "Updated", "Unchanged", "Deleted")
+            box = Vertical(text, counts, id="summary")
+            self.mount(box, before=self.query_one(Footer))
+            self.summary_parts = (box, text, counts)
+        return self.summary_parts
+
     def _show_summary(self, text: Text, counts: dict[str, dict[str, int]], ok: bool, *,
                       cancelled: bool = False, state: str | None = None) -> None:
-        table = self.query_one("#summary-counts", DataTable)
+        summary, summary_text, table = self._summary()
         table.clear()
         changed = {name: c for name, c in counts.items()
                    if any(c.get(k) for k in ("inserted", "updated", "deleted"))}
@@ -365,14 +372,12 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             text.append(f"\n{plural(len(changed), 'table')} changed; "
                         f"{plural(len(counts) - len(changed), 'other table')} left as they were.",
                         style="dim")
-        self.query_one("#summary-text", Static).update(text)
+        summary_text.update(text)
         for name, c in changed.items():
             table.add_row(name, count(c.get("inserted", 0)), count(c.get("updated", 0)),
                           count(c.get("unchanged", 0)), count(c.get("deleted", 0)), key=name)
         table.display = bool(changed)
-        summary = self.query_one("#summary")
         summary.set_class(not ok, "-failed")
-        summary.display = True
         summary.border_title = "Summary"
         keys = "Escape: back to the schemas · h: history"
         if self.kind == "run" and attr(self.result, "run_id"):

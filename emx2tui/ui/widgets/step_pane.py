@@ -223,21 +223,23 @@ class StepPane(Vertical):
         self.subtasks: tuple[tuple[str, str], ...] = ()
         self.tables: dict[str, TableProgress] = {}
         self._log_lines: deque[str] = deque(maxlen=MAX_LOG_LINES)
+        self._restyle_pending = False
         self._refresh_title()
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="step-progress"):
             yield ProgressBar(total=None, show_eta=False, id=f"bar-{self.step}")
             yield Label("waiting", classes="step-count", id=f"count-{self.step}")
-        yield VerticalScroll(classes="step-tables", id=f"tables-{self.step}")
-        yield Static("", classes="step-subtasks", id=f"tasks-{self.step}")
+        # Hidden until the step has tables or a server task; hidden before they are mounted, so
+        # hiding them costs no restyle.
+        tables = VerticalScroll(classes="step-tables", id=f"tables-{self.step}")
+        tasks = Static("", classes="step-subtasks", id=f"tasks-{self.step}")
+        tables.display = tasks.display = False
+        yield tables
+        yield tasks
         # Wrapped, so the end of a long line (a file name, a URL) is not cut at the pane's edge.
         yield RichLog(max_lines=MAX_LOG_LINES, min_width=1, wrap=True, classes="step-log",
                       id=f"log-{self.step}")
-
-    def on_mount(self) -> None:
-        self.query_one(".step-subtasks", Static).display = False
-        self.query_one(".step-tables").display = False
 
     # --------------------------------------------------------------- rendering
     def _refresh_title(self) -> None:
@@ -245,10 +247,17 @@ class StepPane(Vertical):
         self.border_title = f"{icon} {self.title}"
         self.border_subtitle = self.status
 
-    def watch_status(self, old: str, new: str) -> None:
-        # One restyle of the pane and all it holds, not one per class.
-        self.update_classes({f"-{old}": False, f"-{new}": True})
+    def watch_status(self) -> None:
         self._refresh_title()
+        # The status class restyles the pane and all it holds: once, after the events at hand
+        # (a step that starts and ends in one batch of events is restyled once, not twice).
+        if not self._restyle_pending:
+            self._restyle_pending = True
+            self.call_later(self._restyle)
+
+    def _restyle(self) -> None:
+        self._restyle_pending = False
+        self.update_classes({f"-{status}": status == self.status for status in STATUS_ICONS})
 
     @property
     def log_lines(self) -> list[str]:
