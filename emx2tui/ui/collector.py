@@ -29,18 +29,28 @@ def steady_gc() -> None:
     gc.set_threshold(10_000, 10, 100)
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cycle collection while the engine plans or runs a job (as Textual pauses it for smooth
-    scrolling); what the job leaves in cycles is collected once every job has ended."""
+def pause() -> None:
+    """No cycle collection until as many resume() calls (as Textual pauses it for smooth
+    scrolling); what is left in cycles meanwhile is collected afterwards."""
     global _paused
     with _lock:
         _paused += 1
         gc.disable()
+
+
+def resume() -> None:
+    global _paused
+    with _lock:
+        _paused = max(0, _paused - 1)
+        if not _paused:
+            gc.enable()
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """No cycle collection while the engine plans or runs a job."""
+    pause()
     try:
         yield
     finally:
-        with _lock:
-            _paused -= 1
-            if not _paused:
-                gc.enable()
+        resume()

@@ -25,7 +25,7 @@ from textual.worker import Worker
 
 from emx2tui.jobs.events import (Event, RunFinished, ServerTask, StepFinished, StepProgress,
                                  StepStarted, WriteSent)
-from emx2tui.ui.collector import collector_paused
+from emx2tui.ui import collector
 from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.modals.confirm import ConfirmModal
 from emx2tui.ui.text import FLOW_NAMES, attr, count, duration, plural, short_path, step_names
@@ -109,6 +109,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.panes: dict[str, StepPane] = {}
         self.catching_up = False
         self.summary_parts: tuple[Vertical, Static, DataTable[Any]] | None = None
+        self.collector_paused = False
         self.events_seen = 0
 
     # ------------------------------------------------------------------ layout
@@ -132,6 +133,11 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # No cycle collection from here until the outcome is drawn (_end, or on_unmount): the
+        # job, this screen and the drawing of the run allocate a lot, and a pass of the collector
+        # would stop the drawing.
+        collector.pause()
+        self.collector_paused = True
         for event in self.plan_events:
             self._track(event)
         # The delete step's count is described once the plan's own account of it is drawn.
@@ -172,8 +178,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         # sets a flag the engine reads between tables, so calling it from here is safe.
         relay = EventRelay(self)
         try:
-            with collector_paused():
-                result = await self.job.apply(self.plan, relay)
+            result = await self.job.apply(self.plan, relay)
         finally:
             relay.flush()
         self.result = result
@@ -191,6 +196,15 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
             self._fail(message.reason)
         else:
             self.show_result(message.result)
+        self._resume_collector()
+
+    def on_unmount(self) -> None:
+        self._resume_collector()
+
+    def _resume_collector(self) -> None:
+        if self.collector_paused:
+            self.collector_paused = False
+            collector.resume()
 
     def pane(self, step: str) -> StepPane:
         pane = self.panes.get(step)
