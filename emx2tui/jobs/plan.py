@@ -46,9 +46,6 @@ class TablePlan:
     notes: list[str] = field(default_factory=list)  # transforms applied (GDPR, blanked refs, ...)
     files: dict[str, bytes] = field(default_factory=dict, repr=False)  # `_files/` entry -> bytes
     withheld: list[str] = field(default_factory=list)  # deletes not made: rows still referenced
-    # the target's rows the updates overwrite, as the plan saw them (an apply refuses when they
-    # differ by then)
-    replaced: Frame = field(default_factory=Frame, repr=False)
 
     @property
     def writes(self) -> int:

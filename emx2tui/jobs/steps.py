@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
-
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, flatten_subtasks
 from emx2tui.emx2.errors import Emx2Error, ModelError
@@ -564,8 +563,6 @@ async def filter_rows(ctx: JobContext) -> str:
             ignore=file_ids)
         if kept and any(a != INSERT for a in sp.actions):
             sp.kept = kept
-        if sp.updates:
-            sp.replaced = tgt.where(k in sp.changes for k in row_keys(tgt, keys))
         src_owner = ctx.src.csv_column_owner(t) if t in ctx.src.tables else {}
         dropped = [c for c in dropped if c in src_owner]
         sp.dropped_columns = dropped
@@ -667,9 +664,11 @@ def rows_as_planned(ctx: JobContext, plan: Plan, current: ClassRows) -> None:
         keys = (sp or dp).key_columns  # type: ignore[union-attr]
         inserted = ([k for k, a in zip(row_keys(sp.frame, keys), sp.actions) if a == INSERT]
                     if sp is not None and sp.inserts else [])
-        before = [f for f in (sp.replaced if sp is not None else None,
-                              dp.deleted_frame if dp is not None and dp.deletes else None)
-                  if f is not None and len(f)]
+        before = [dp.deleted_frame] if dp is not None and dp.deletes else []
+        if sp is not None and sp.updates and sp.target is not None:
+            # the target's rows the updates overwrite, as the plan saw them
+            before.append(sp.target.where(k in sp.changes for k in row_keys(sp.target, keys)))
+        before = [f for f in before if len(f)]
         if not inserted and not before:
             continue
         now = current.by_key(name, keys)

@@ -574,8 +574,10 @@ class Store:
                                       f"{'INTEGER' if c == '_tx' else 'TEXT'}")
         key = model.key_columns(root)
         wanted = f"{phys}::pk::" + "|".join(key)
+        singles = {f"{phys}::key::{col}" for col in key[1:]}
         for row in self.conn.execute(f"PRAGMA index_list({q(phys)})").fetchall():
-            if row[1].startswith(f"{phys}::pk::") and row[1] != wanted:
+            if ((row[1].startswith(f"{phys}::pk::") and row[1] != wanted)
+                    or (row[1].startswith(f"{phys}::key::") and row[1] not in singles)):
                 self.conn.execute(f"DROP INDEX {q(row[1])}")
         if key:
             try:
@@ -584,6 +586,12 @@ class Store:
             except sqlite3.IntegrityError as exc:
                 raise SandboxError(f"Cannot set primary key of table '{root}': {exc}") from None
         self.conn.execute(f"CREATE INDEX IF NOT EXISTS {q(phys + '::tx')} ON {q(phys)} (\"_tx\")")
+        # every later key column on its own: a filter through a reference often names only the
+        # last part of the key (a variable's name, with its resource shared), which the primary
+        # key's index cannot serve
+        for col in key[1:]:
+            self.conn.execute(f"CREATE INDEX IF NOT EXISTS {q(phys + '::key::' + col)} ON "
+                              f"{q(phys)} ({q(col)})")
         # single-column references: filters such as resource.id = X read through these
         for _name, ref in self._owned_refs(schema, model, root):
             if len(ref.parts) == 1 and not ref.column.is_ref_array and not ref.parts[0].shared:
