@@ -13,10 +13,12 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
 from textual.clock import Clock as AnimationClock
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 from textual.reactive import reactive
 from textual.renderables.bar import Bar as BarRenderable
-from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
 from emx2tui.jobs.events import (
@@ -74,20 +76,18 @@ def amount(done: int, total: int | None, unit: str) -> str:
     return f"{count(done)}" + (f" / {count(total)}" if total is not None else "") + f" {unit}"
 
 
-class TableProgress(Widget):
+class TableProgress:
     """A table's bar inside a step, on one line: name, bar, done / total, rate and time left.
 
-    One widget that draws the line itself, rather than two labels and a ProgressBar: a step can
-    list dozens of tables, and every widget more costs each restyle and layout of the run
-    screen. It looks like those widgets did (app.tcss styles its parts)."""
+    Drawn by the step's TableLines, with the other tables' lines, rather than as a widget of its
+    own: a step can list dozens of tables, and every widget more costs each restyle and layout
+    of the run screen. It looks like two labels and a ProgressBar would (app.tcss styles its
+    parts)."""
 
-    COMPONENT_CLASSES = {"table-progress--name", "table-progress--stats", "bar--bar",
-                         "bar--complete", "bar--indeterminate"}
-
-    def __init__(self, step: str, table: str, clock: Clock) -> None:
-        super().__init__(classes="table-progress")
+    def __init__(self, table: str, clock: Clock, box: "TableLines") -> None:
         self.table = table
         self.clock = clock
+        self.box = box
         self.started = clock()
         self.done = 0
         self.total: int | None = None
@@ -97,9 +97,6 @@ class TableProgress(Widget):
         self.stats = ""
         self.percentage: float | None = None  # None: the bar pulses, its total not known yet
         self._pulse = AnimationClock().clone()
-
-    def on_mount(self) -> None:
-        self._redraw()
 
     def set(self, done: int, total: int | None, unit: str) -> None:
         self.done, self.unit = done, unit or self.unit
@@ -131,26 +128,25 @@ class TableProgress(Widget):
             stats = amount(self.done, self.total, self.unit)
             rate = rate_text(self.done, self.total, self.unit, self.clock() - self.started)
             self.stats = f"{stats}  {rate}".rstrip()
-        # The bar pulses while its total is unknown, as a ProgressBar's does.
-        self.auto_refresh = 1 / 15 if self.percentage is None else None
-        self.refresh()
+        self.box.changed()
 
-    def render(self) -> RenderResult:
-        narrow = self.screen.has_class("-narrow")
+    def line(self, narrow: bool) -> "_TableLine":
+        box = self.box
         name_width, bar_width = (14, 8) if narrow else (24, 20)
         return _TableLine(
-            Text(self.table, style=self.get_component_rich_style("table-progress--name")),
+            Text(self.table, style=box.get_component_rich_style("table-progress--name")),
             name_width, self._bar(bar_width), bar_width,
-            Text(self.stats, style=self.get_component_rich_style("table-progress--stats")))
+            Text(self.stats, style=box.get_component_rich_style("table-progress--stats")))
 
     def _bar(self, width: int) -> BarRenderable:
         """The bar as Textual's ProgressBar draws it: filled to the half cell, or a pulse."""
+        box = self.box
         percentage = self.percentage
         if percentage is None:
-            style = self.get_component_rich_style("bar--indeterminate")
+            style = box.get_component_rich_style("bar--indeterminate")
             pulse = 0.25 * width
             span = width + pulse
-            if self.app.animation_level == "none":
+            if box.app.animation_level == "none":
                 start, end = 0.0, float(width)
             else:
                 start = (30 * self._pulse.time) % (2 * span)
@@ -160,13 +156,50 @@ class TableProgress(Widget):
                 end = start + pulse
             highlight = (max(0.0, start), min(end, float(width)))
         else:
-            style = self.get_component_rich_style("bar--bar" if percentage < 1
-                                                  else "bar--complete")
+            style = box.get_component_rich_style("bar--bar" if percentage < 1
+                                                 else "bar--complete")
             halves = width * 2
             highlight = (0.0, width * (int(percentage * halves) / halves))
         return BarRenderable(highlight_range=highlight,
                              highlight_style=Style.from_color(style.color),
                              background_style=Style.from_color(style.bgcolor), width=width)
+
+
+class TableLines(ScrollView):
+    """A step's table lines, one TableProgress a line, drawn by this one widget: a line that
+    changes repaints the box without a restyle or layout, and a new table adds a line, not a
+    widget."""
+
+    COMPONENT_CLASSES = {"table-progress--name", "table-progress--stats", "bar--bar",
+                         "bar--complete", "bar--indeterminate"}
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.lines: list[TableProgress] = []
+
+    def add(self, table: str, clock: Clock) -> TableProgress:
+        row = TableProgress(table, clock, self)
+        self.lines.append(row)
+        self.virtual_size = Size(0, len(self.lines))
+        self.scroll_end(animate=False)
+        return row
+
+    def changed(self) -> None:
+        # The bars pulse while a total is unknown, as a ProgressBar's does.
+        pulsing = any(row.percentage is None for row in self.lines)
+        self.auto_refresh = 1 / 15 if pulsing else None
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        index = self.scroll_offset.y + y
+        style = self.rich_style
+        if index >= len(self.lines) or width <= 0:
+            return Strip.blank(width, style)
+        console = self.app.console
+        line = self.lines[index].line(self.screen.has_class("-narrow"))
+        segments = console.render(line, console.options.update(width=width, height=1))
+        return Strip(Segment.apply_style(segments, style), width).crop_extend(0, width, style)
 
 
 class _TableLine:
@@ -232,7 +265,7 @@ class StepPane(Vertical):
             yield Label("waiting", classes="step-count", id=f"count-{self.step}")
         # Hidden until the step has tables or a server task; hidden before they are mounted, so
         # hiding them costs no restyle.
-        tables = VerticalScroll(classes="step-tables", id=f"tables-{self.step}")
+        tables = TableLines(classes="step-tables", id=f"tables-{self.step}")
         tasks = Static("", classes="step-subtasks", id=f"tasks-{self.step}")
         tables.display = tasks.display = False
         yield tables
@@ -322,12 +355,9 @@ class StepPane(Vertical):
         if row is None:
             if len(self.tables) >= MAX_TABLE_ROWS:
                 return None
-            row = TableProgress(self.step, table, self.clock)
-            self.tables[table] = row
-            box = self.query_one(".step-tables", VerticalScroll)
+            box = self.query_one(".step-tables", TableLines)
             box.display = True
-            box.mount(row)
-            box.scroll_end(animate=False)
+            row = self.tables[table] = box.add(table, self.clock)
         return row
 
     def describe(self, text: str) -> None:
