@@ -83,7 +83,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
                  target: str, resource_id: str | None = None,
                  plan_events: list[Event] | None = None, title: str | None = None,
                  steps: list[str] | None = None, kind: str = "run") -> None:
-        super().__init__(id="run" if kind == "run" else None)
+        super().__init__(id="run" if kind == "run" else None, classes=self._breakpoint())
         self.job = job
         self.plan = plan
         self.strategy = strategy
@@ -111,6 +111,15 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.summary_parts: tuple[Vertical, Static, DataTable[Any]] | None = None
         self.collector_paused = False
         self.events_seen = 0
+
+    def _breakpoint(self) -> str | None:
+        """The width class the screen will get once shown, set from the start: set when it is
+        shown, it would restyle the whole screen a second time."""
+        try:
+            width = self.app.size.width
+        except RuntimeError:  # no running app: Textual sets it when the screen is shown
+            return None
+        return [name for least, name in self.HORIZONTAL_BREAKPOINTS if width >= least][-1]
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
