@@ -282,15 +282,19 @@ class StepPane(Vertical):
 
     def watch_status(self) -> None:
         self._refresh_title()
-        # The status class restyles the pane and all it holds: once, after the events at hand
-        # (a step that starts and ends in one batch of events is restyled once, not twice).
+        # The status class restyles the pane: once, after the events at hand (a step that starts
+        # and ends in one batch of events is restyled once, not twice).
         if not self._restyle_pending:
             self._restyle_pending = True
             self.call_later(self._restyle)
 
     def _restyle(self) -> None:
         self._restyle_pending = False
-        self.update_classes({f"-{status}": status == self.status for status in STATUS_ICONS})
+        self.update_classes({f"-{status}": status == self.status for status in STATUS_ICONS},
+                            update=False)
+        # The status classes style only the pane's own border (app.tcss): the pane is restyled,
+        # not the bars, lines and log it holds.
+        self.app.stylesheet.update_nodes([self])
 
     @property
     def log_lines(self) -> list[str]:
