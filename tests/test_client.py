@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from emx2tui.emx2.client import Connection, Emx2Client, ModelCache
-from emx2tui.emx2.errors import AuthError, ConnectionFailed, SchemaNotFound, ServerError, TaskFailed
+from emx2tui.emx2.errors import (AuthError, ConnectionFailed, CsvFormatError, SchemaNotFound, ServerError,
+                                 TaskFailed)
 
 SECRET = "s3cret-pass-word"
 TOKEN = "tok-abcdef-123456"
@@ -254,3 +255,12 @@ def test_addresses_that_cannot_be_servers_are_named():
         assert problem and secret not in problem and "admin" not in problem
         assert "***@127.0.0.1:18500" in problem and "percent-encoded" in problem
     assert "not a valid address" in url_problem("http://[::1")
+
+
+async def test_a_cut_off_csv_answer_is_an_error_naming_the_table():
+    def handler(request):
+        return httpx.Response(200, text='resource,name\nX,"a\nX,b\n', headers={"content-type": "text/csv"})
+
+    async with make(handler) as c:
+        with pytest.raises(CsvFormatError, match="schema 'my schema', table 'Variables'.*cut off"):
+            await c.download_table("my schema", "Variables")

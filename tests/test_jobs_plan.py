@@ -223,3 +223,23 @@ def test_digest_tells_swapped_cells_apart_under_any_hash_salt():
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                              env=dict(os.environ, PYTHONHASHSEED=str(seed))).stdout
         assert out.strip() == "0", f"PYTHONHASHSEED={seed}"
+
+
+def test_read_frame_refuses_what_it_cannot_read_without_losing_cells():
+    from emx2tui.emx2.errors import CsvFormatError
+
+    with pytest.raises(CsvFormatError, match="line"):
+        read_frame('a,b\n"1,2\n3,4\n')  # ends inside a quoted cell: cut off
+    with pytest.raises(CsvFormatError, match="Row 1 .* 3 values for 2 columns"):
+        read_frame("a,b\n1,2,3\n4,5\n")
+    # a trailing separator and a short row read as empty cells
+    assert read_frame("a,b\n1,2,\n4\n").tuples() == [("1", "2"), ("4", "")]
+
+
+def test_frame_masks_must_have_one_value_per_row():
+    df = f([{"k": "1"}, {"k": "2"}])
+    with pytest.raises(ValueError):
+        df.where([True])
+    with pytest.raises(ValueError):
+        df.blank([True, False, True], ["k"])
+    assert df.where(v == "2" for v in df["k"]).tuples() == [("2",)]

@@ -34,6 +34,7 @@ import httpx
 from emx2tui.emx2.errors import (
     AuthError,
     ConnectionFailed,
+    CsvFormatError,
     Emx2Error,
     PermissionDenied,
     SchemaNotFound,
@@ -514,7 +515,11 @@ class Emx2Client:
             params["includeSystemColumns"] = "true"
         response = await self._request("GET", self._path(schema, "api", "csv", quote(table, safe="")),
                                        idempotent=True, schema=schema, table=table, params=params)
-        return read_frame(response.content)
+        try:
+            return read_frame(response.content)
+        except CsvFormatError as exc:
+            raise CsvFormatError(f"{self._where(schema, table)}: {exc}", schema=schema,
+                                 table=table) from None
 
     async def upload_csv(self, schema: str, table: str, csv_text: str) -> None:
         """Upsert (and `mg_delete`) rows of one table. Not atomic across 100-row batches."""

@@ -18,6 +18,7 @@ from itertools import compress
 from operator import itemgetter
 
 from emx2tui.emx2 import csvfmt
+from emx2tui.emx2.errors import CsvFormatError
 
 Row = Sequence[str]
 
@@ -89,7 +90,8 @@ class Frame:
     # ----------------------------------------------------------------- deriving
     def where(self, mask: Iterable[bool]) -> Frame:
         """The rows whose mask value is true (the mask has one value per row)."""
-        return Frame(self.columns, list(compress(self._rows, mask)))
+        flags = _one_per_row(mask, len(self._rows))
+        return Frame(self.columns, list(compress(self._rows, flags)))
 
     def slice(self, start: int, stop: int | None = None) -> Frame:
         return Frame(self.columns, self._rows[start:stop])
@@ -121,11 +123,19 @@ class Frame:
     def blank(self, mask: Sequence[bool], columns: Iterable[str]) -> Frame:
         """A frame with the cells of `columns` emptied in the rows whose mask value is true."""
         idx = {self._at[c] for c in columns if c in self._at}
+        mask = _one_per_row(mask, len(self._rows))
         if not idx:
             return self
         rows = [tuple("" if i in idx else v for i, v in enumerate(r)) if m else r
                 for r, m in zip(self._rows, mask)]
         return Frame(self.columns, rows)  # type: ignore[arg-type]
+
+
+def _one_per_row(mask: Iterable[bool], rows: int) -> list:
+    flags = mask if isinstance(mask, list) else list(mask)
+    if len(flags) != rows:
+        raise ValueError(f"a mask of {len(flags)} values for {rows} rows")
+    return flags
 
 
 def concat(frames: Sequence[Frame]) -> Frame:
@@ -146,8 +156,11 @@ def concat(frames: Sequence[Frame]) -> Frame:
 def read_frame(text: str | bytes) -> Frame:
     """A CSV body (as EMX2 writes it) to a frame of strings, without any coercion.
 
-    Blank lines are skipped; a short row is padded with empty cells and extra cells are dropped;
-    an empty or repeated header name is made unique (`Unnamed: 3`, `name.1`).
+    Blank lines are skipped; a short row is padded with empty cells, and empty cells past the
+    header's width (a trailing separator) are dropped; an empty or repeated header name is made
+    unique (`Unnamed: 3`, `name.1`). A body that ends inside a quoted cell (cut off or corrupt)
+    or has a row with more values than the header raises CsvFormatError: it cannot be read
+    without losing or shifting cells.
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8")
@@ -157,15 +170,29 @@ def read_frame(text: str | bytes) -> Frame:
         return Frame()
     first = text.split("\n", 1)[0]
     sep = csvfmt.sniff_separator(first)
-    rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=sep) if r]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True)
+    try:
+        rows = [r for r in reader if r]
+    except csv.Error as exc:
+        raise CsvFormatError(f"The CSV answer could not be read at line {reader.line_num}: {exc} "
+                             f"(was it cut off?)") from None
     if not rows:
         return Frame()
     header = _unique(rows[0])
     width = len(header)
     body = rows[1:]
     if any(len(r) != width for r in body):
-        body = [r if len(r) == width else (r + [""] * (width - len(r)))[:width] for r in body]
+        body = [r if len(r) == width else _fit(r, width, i + 1) for i, r in enumerate(body)]
     return Frame(header, body)  # type: ignore[arg-type]
+
+
+def _fit(row: list[str], width: int, number: int) -> list[str]:
+    if len(row) < width:
+        return row + [""] * (width - len(row))
+    if any(v.strip() for v in row[width:]):
+        raise CsvFormatError(f"Row {number} of the CSV answer has {len(row)} values for {width} "
+                             f"columns; it cannot be read without losing or shifting cells")
+    return row[:width]
 
 
 def _unique(header: list[str]) -> list[str]:

@@ -287,12 +287,15 @@ async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> Frame:
 
 def _plan_reads(ctx: JobContext) -> dict[tuple[str, str], Frame]:
     """The target rows the plan read, by (table, filter), as the server would answer that read
-    again (tables read for their own class only are left out: their frames lack the subclasses)."""
+    again (tables read for their own class only are left out: their frames lack the subclasses;
+    so are tables filtered on an array column, which the local filter reads otherwise)."""
     out: dict[tuple[str, str], Frame] = {}
     for spec in ctx.sync_specs + ctx.delete_specs:
         df = ctx.target_frames.get(spec.table)
         if df is None or spec.own_class_only or spec.table not in ctx.tgt.tables:
             continue
+        if spec.filter and ctx.tgt.column(spec.table, spec.filter).is_array:
+            continue  # the server's `equals` on an array matches any item; the local filter, the cell
         flt = transform.server_filter(ctx.tgt, spec.table, spec.filter, ctx.resource_id)
         out[refs.read_key(spec.table, flt)] = df
     return out
