@@ -120,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="password of user admin (env MOLGENIS_ADMIN_PW; default 'admin')")
     serve.add_argument("--fault", metavar="KIND[:key=value,...]", action="append", default=[],
                        help="inject a fault for reliability tests (repeatable): task-error, "
-                            "http500, hang, drop, slow or expire-token, with options nth, times, "
-                            "path, method, message, seconds; e.g. http500:nth=3,path=/api/zip")
+                            "http500, gateway, hang, drop, slow or expire-token, with options nth, "
+                            "times, path, method, message, seconds; e.g. http500:nth=3,path=/api/zip")
     return parser
 
 

@@ -311,6 +311,39 @@ def test_data_survives_restart(tmp_path, models_dir):
             assert {"name": "Countries", "tableType": "ONTOLOGIES"} in meta["data"]["_schema"]["tables"]
 
 
+def test_demo_data_folder_keeps_its_changes_across_restarts(tmp_path):
+    import csv as csvmod
+    import io as iomod
+
+    def signed_in(url: str) -> httpx.Client:
+        c = httpx.Client(base_url=url)
+        c.headers["x-molgenis-token"] = c.post("/api/graphql", json={
+            "query": SIGNIN, "variables": {"e": "admin", "p": "admin"}}).json()["data"]["signin"]["token"]
+        return c
+
+    def contacts(c: httpx.Client) -> list[dict]:
+        return list(csvmod.DictReader(iomod.StringIO(c.get("/NORTHSTAR/api/csv/Contacts").text)))
+
+    with start_sandbox(data_dir=tmp_path, demo=True) as h:
+        c = signed_in(h.url)
+        rows = contacts(c)
+        first = dict(rows[0], email="changed@example.org")
+        out = iomod.StringIO()
+        w = csvmod.DictWriter(out, fieldnames=list(first), lineterminator="\n")
+        w.writeheader()
+        w.writerow(first)
+        r = c.post("/NORTHSTAR/api/csv/Contacts", content=out.getvalue())
+        assert r.status_code == 200, r.text
+        c.close()
+    with start_sandbox(data_dir=tmp_path, demo=True) as h:  # the same command again
+        c = signed_in(h.url)
+        again = contacts(c)
+        c.close()
+        assert len(again) == len(rows)
+        assert [r["email"] for r in again if r["first name"] == first["first name"]
+                and r["last name"] == first["last name"]] == ["changed@example.org"]
+
+
 async def test_asgi_app_serves_every_reference_schema(models_dir):
     store = Store()
     for schema, folder in (("CatalogueOntologies", "catalogue-ontologies"), ("catalogue", "catalogue"),

@@ -57,13 +57,20 @@ def demo_available() -> bool:
 
 
 def load_demo(store: Store) -> list[str]:
-    """Load the demo schemas from emx2tui.sandbox.demo, in order. Returns their names."""
+    """Load the demo schemas from emx2tui.sandbox.demo, in order. Returns their names.
+
+    A schema the store holds already (a data folder the demo was loaded into before) is kept as
+    it is: the demo set is loaded once, and what runs changed in it stays across restarts.
+    """
     try:
         mod = importlib.import_module("emx2tui.sandbox.demo")
     except ImportError as exc:
         raise SandboxError(f"The demo data set is not available ({exc})") from None
     names = []
+    held = set(store.schema_names())
     for schema, files in mod.demo_schemas():
+        if schema in held:
+            continue
         load_files(store, schema, files)
         names.append(schema)
     return names
