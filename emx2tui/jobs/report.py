@@ -47,11 +47,11 @@ def format_plan(plan: Plan) -> list[str]:
     kept = [(t.table, c, n) for t in plan.sync for c, n in t.kept.items()]
     if kept:
         lines += ["", "  Kept (columns the source model lacks; the target's values are sent back):"]
-        lines += [f"    {t}.{c}: {n} values" for t, c, n in kept]
+        lines += [f"    {t}.{c}: {rows(n, 'value')}" for t, c, n in kept]
     cleared = [(t.table, c, n) for t in plan.sync for c, n in t.cleared.items()]
     if cleared:
         lines += ["", "  Cleared (the strategy empties these on the rows it updates):"]
-        lines += [f"    {t}.{c}: {n} values" for t, c, n in cleared]
+        lines += [f"    {t}.{c}: {rows(n, 'value')}" for t, c, n in cleared]
     if plan.notes:
         lines += [""] + [f"  note: {n}" for n in plan.notes]
     if plan.withheld:

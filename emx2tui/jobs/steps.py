@@ -400,7 +400,7 @@ async def download(ctx: JobContext) -> str:
             done += 1
             rows += len(ctx.source_frames[spec.table])
             ctx.emit(StepProgress(step, done, n, "tables", spec.table))
-            ctx.log(step, f"{spec.table}: {len(ctx.source_frames[spec.table])} rows from source, "
+            ctx.log(step, f"{spec.table}: {n_rows(len(ctx.source_frames[spec.table]))} from source, "
                           f"{len(ctx.target_frames[spec.table])} in target")
     return f"{rows} rows from {n} tables"
 
