@@ -210,21 +210,6 @@ def _unique(header: list[str]) -> list[str]:
 
 
 # ----------------------------------------------------------------------------- helpers
-def columns_of(df: Frame, columns: Sequence[str]) -> list[list[str]]:
-    """The cells of `columns` as plain lists (a column the frame lacks is all `""`)."""
-    return [df.get(c) for c in columns]
-
-
-def tuples(df: Frame, columns: Sequence[str] | None = None) -> list[tuple[str, ...]]:
-    """The rows of a frame as tuples of `columns` (a column the frame lacks is all `""`)."""
-    return df.tuples(columns)
-
-
-def records(df: Frame) -> list[dict[str, str]]:
-    """The rows of a frame as dicts."""
-    return df.records()
-
-
 def empty_frame(columns: Sequence[str]) -> Frame:
     return Frame(_unique(list(columns)))
 

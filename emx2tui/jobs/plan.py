@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from emx2tui.emx2 import csvfmt
-from emx2tui.emx2.frames import Frame, empty_frame, tuples
+from emx2tui.emx2.frames import Frame, empty_frame
 from emx2tui.emx2.zipfmt import build_zip
 
 INSERT, UPDATE, UNCHANGED = "insert", "update", "unchanged"
@@ -189,12 +189,12 @@ def diff_table(source: Frame, target: Frame, key_columns: list[str],
     cols = [c for c in columns if c in source.columns and c not in skip]
     tkeys = row_keys(target, key_columns) if len(target) else []
     # the compared cells of each target row by key (a column the target lacks is empty there)
-    t_index: dict[Key, tuple[str, ...]] = dict(zip(tkeys, tuples(target, cols))) if len(target) else {}
+    t_index: dict[Key, tuple[str, ...]] = dict(zip(tkeys, target.tuples(cols))) if len(target) else {}
     actions: list[str] = []
     changes: dict[Key, dict[str, tuple[str, str]]] = {}
     seen: set[Key] = set()
     if len(source):
-        for key, new in zip(row_keys(source, key_columns), tuples(source, cols)):
+        for key, new in zip(row_keys(source, key_columns), source.tuples(cols)):
             seen.add(key)
             old = t_index.get(key)
             if old is None:
@@ -249,7 +249,7 @@ def digest(df: Frame, key_columns: list[str]) -> str:
     if not len(df):
         return "empty"
     cols = sorted(c for c in df.columns if not c.startswith("mg_"))
-    rows = tuples(df, cols)
+    rows = df.tuples(cols)
     mask = (1 << 64) - 1
     return f"{len(rows)}:{hash(repr(cols)) & mask:x}:{sum(map(hash, map(repr, rows))) & mask:x}"
 
@@ -313,10 +313,10 @@ def import_tables(plan: Plan) -> list[tuple[str, str]]:
                 columns.insert(0, k)
         rows: list[dict[str, str]] = []
         if len(upserts):
-            rows += [dict(zip(columns, r)) for r in tuples(upserts, columns)]
+            rows += [dict(zip(columns, r)) for r in upserts.tuples(columns)]
         if len(deletes):
             header = columns + ["mg_delete"]
-            for r in tuples(deletes, keys):
+            for r in deletes.tuples(keys):
                 row = dict(zip(keys, r))
                 row["mg_delete"] = "true"
                 rows.append(row)

@@ -24,7 +24,7 @@ from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, gather_bounded
 from emx2tui.emx2.errors import Emx2Error, ModelError
 from emx2tui.emx2.model import Reference, SchemaModel
-from emx2tui.emx2.frames import Frame, columns_of, records
+from emx2tui.emx2.frames import Frame
 from emx2tui.jobs.plan import UNCHANGED, TablePlan, row_keys
 
 Key = tuple[str, ...]
@@ -301,7 +301,7 @@ class ReferenceCheck:
                     continue
                 kcols = self.model.key_columns(name)
                 rows = [r for k, r in zip(row_keys(dp.deleted_frame, kcols),
-                                          records(dp.deleted_frame)) if k in reasons]
+                                          dp.deleted_frame.records()) if k in reasons]
                 for ref in self.model.references(name):
                     if not self._own_target(ref):
                         continue
@@ -423,7 +423,7 @@ class ReferenceCheck:
                 cache: dict[tuple[str, ...], list[Key]] = {}  # the same cells name the same keys
                 per_row: list[list[Key]] = []
                 keys_of = _plain_ref_keys(ref, cols, tkey)
-                for cells in zip(*columns_of(tp.frame, cols)):
+                for cells in tp.frame.tuples(cols):
                     ks = cache.get(cells)
                     if ks is None:
                         ks = cache[cells] = (keys_of(cells) if keys_of is not None

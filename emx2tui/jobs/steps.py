@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, flatten_subtasks
 from emx2tui.emx2.errors import Emx2Error, ModelError
-from emx2tui.emx2.frames import Frame, empty_frame, records, write_frame
+from emx2tui.emx2.frames import Frame, empty_frame, write_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip, read_files
 from emx2tui.jobs import refs, transform
@@ -447,7 +447,7 @@ async def _fetch_files(ctx: JobContext, sp: TablePlan, file_cols: list[str], sou
         return problems
     cache: dict[tuple[str, str], dict[str, bytes]] = {}
     rows = sp.upsert_frame()
-    for rec, key in zip(records(rows), row_keys(rows, sp.key_columns) if len(rows) else []):
+    for rec, key in zip(rows.records(), row_keys(rows, sp.key_columns) if len(rows) else []):
         for col in file_cols:
             fid = (rec.get(col) or "").strip()
             if not fid:
@@ -725,7 +725,7 @@ def _holds_writes(df: Frame, keys: list[str], sp: TablePlan | None, dp: TablePla
     """Whether the rows `df` hold every write the plan makes to one table."""
     present: dict[tuple[str, ...], dict] = {}
     if len(df) and all(k in df.columns for k in keys):
-        present = dict(zip(row_keys(df, keys), records(df)))
+        present = dict(zip(row_keys(df, keys), df.records()))
     if sp is not None and len(sp.frame):
         for key, action in zip(row_keys(sp.frame, sp.key_columns), sp.actions):
             if action == INSERT and key not in present:
@@ -832,7 +832,7 @@ async def upload_tables(ctx: JobContext, plan: Plan) -> str:
         keys = dp.key_columns
         ctx.sending(step)
         n = await ctx.target.delete_rows(ctx.target_schema, name,
-                                         csvfmt.write_csv(keys, records(dp.deleted_frame)))
+                                         csvfmt.write_csv(keys, dp.deleted_frame.records()))
         if name not in {t for t, *_ in second} and not (plan.table(name) and len(plan.table(name).upsert_frame())):
             done += 1
             ctx.emit(StepProgress(step, done, total, "tables", name))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.errors import ModelError
-from emx2tui.emx2.frames import Frame, empty_frame, records
+from emx2tui.emx2.frames import Frame, empty_frame
 from emx2tui.jobs.plan import row_keys
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.jobs.strategy import GdprSpec, TableSpec
@@ -184,7 +184,7 @@ def blank_references_to(df: Frame, model: SchemaModel, table: str, target_table:
             continue
         tkey = model.key_columns(ref.target_table)
         hits = 0
-        rows = records(out)
+        rows = out.records()
         for row in rows:
             values = {p.target: (row.get(p.name) or "").strip() for p in ref.parts}
             if ref.is_array:
