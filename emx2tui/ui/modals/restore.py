@@ -9,7 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Footer, Label, Static
+from textual.widgets import Button, Checkbox, Label, Static
+
+from emx2tui.ui.widgets.footer import Footer
 
 
 class RestoreModal(ModalScreen["bool | None"]):

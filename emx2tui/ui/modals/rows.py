@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.rowtext import PAGE, RowPage, frame_page
 from emx2tui.ui.text import describe_error
 

@@ -8,9 +8,10 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker
 
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:

@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, get_current_worker
 
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.text import count, duration, short_path
 from emx2tui.ui.workers import ReportsWorkerErrors
 

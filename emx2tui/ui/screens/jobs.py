@@ -8,7 +8,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
+
+from emx2tui.ui.widgets.footer import Footer
 
 if TYPE_CHECKING:
     from emx2tui.ui.app import Emx2App

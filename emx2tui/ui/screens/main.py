@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Input
+from textual.widgets import Button, Header, Input
 
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.connect import with_schema
 from emx2tui.ui.widgets.schema_pane import SchemaPane
 from emx2tui.ui.widgets.strategy_picker import StrategyPicker

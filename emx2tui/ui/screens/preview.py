@@ -11,10 +11,12 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Label, ProgressBar, Static
+from textual.widgets import DataTable, Header, Label, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.jobs.events import STEP_TITLES, Event, StepFinished, StepLog, StepProgress, StepStarted
+from emx2tui.ui import collector
 from emx2tui.ui.collector import collector_paused
 from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.rowtext import PAGE, RowPage, describe_changes, plan_page
@@ -377,6 +379,9 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
                         severity="warning")
             return
         if self.plan.has_deletes:
+            # no cycle collection while the question is up and the run screen comes: a pass
+            # over the plan's rows would stop the dialog and the run screen's first drawing
+            collector.pause()
             self.app.push_screen(
                 ConfirmDeleteModal(self.plan.delete, target=self.target,
                                    resource_id=self.resource_id),
@@ -385,10 +390,13 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
             self._start_run()
 
     def _confirmed(self, confirmed: bool | None) -> None:
-        if confirmed:
-            self._start_run()
-        else:
-            self.notify("Nothing was deleted.", title="Run cancelled", timeout=3)
+        try:
+            if confirmed:
+                self._start_run()  # the run screen holds the collector from here
+            else:
+                self.notify("Nothing was deleted.", title="Run cancelled", timeout=3)
+        finally:
+            collector.resume()
 
     def _start_run(self) -> None:
         from emx2tui.ui.screens.run import RunScreen

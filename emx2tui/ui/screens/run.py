@@ -20,9 +20,10 @@ from textual.containers import Grid, Vertical
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker
 
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.jobs.events import (Event, RunFinished, ServerTask, StepFinished, StepProgress,
                                  StepStarted, WriteSent)
 from emx2tui.ui import collector
@@ -84,6 +85,12 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
                  plan_events: list[Event] | None = None, title: str | None = None,
                  steps: list[str] | None = None, kind: str = "run") -> None:
         super().__init__(id="run" if kind == "run" else None, classes=self._breakpoint())
+        # No cycle collection from here until the outcome is drawn (_end, or on_unmount): the
+        # job, this screen and the drawing of the run allocate a lot, and a pass of the collector
+        # would stop the drawing. From here, not from on_mount: the screen's first drawing comes
+        # before its mount is handled.
+        collector.pause()
+        self.collector_paused = True
         self.job = job
         self.plan = plan
         self.strategy = strategy
@@ -109,7 +116,6 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.panes: dict[str, StepPane] = {}
         self.catching_up = False
         self.summary_parts: tuple[Vertical, Static, DataTable[Any]] | None = None
-        self.collector_paused = False
         self.events_seen = 0
 
     def _breakpoint(self) -> str | None:
@@ -135,18 +141,13 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         yield Static(title, id="run-title", markup=True)
         with Grid(id="steps"):
             for step in self.steps:
-                self.panes[step] = pane = StepPane(step, clock=self.app.clock)
+                self.panes[step] = pane = StepPane(step, clock=self.app.clock, fill_later=True)
                 yield pane
         # The summary is mounted when the run ends (_summary): until then it would only add to
         # every restyle of the screen.
         yield Footer()
 
     def on_mount(self) -> None:
-        # No cycle collection from here until the outcome is drawn (_end, or on_unmount): the
-        # job, this screen and the drawing of the run allocate a lot, and a pass of the collector
-        # would stop the drawing.
-        collector.pause()
-        self.collector_paused = True
         for event in self.plan_events:
             self._track(event)
         # The delete step's count is described once the plan's own account of it is drawn.
@@ -156,7 +157,23 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         self.running = True
         self.sub_title = "running…"
         self.set_interval(REFRESH, self._flush, name="progress")
-        self.run_job()
+        # The screen is first drawn with the panes' borders alone, then filled a pane a frame:
+        # styled and drawn in one go, the whole screen stopped the interface for ~60 ms (at
+        # 140 columns). The job starts once the screen is drawn: its thread would otherwise
+        # share the interpreter with that first drawing and double the time it takes.
+        self.call_after_refresh(self._fill_next_pane)
+        self.call_after_refresh(self.run_job)
+
+    async def _fill_next_pane(self) -> None:
+        for pane in self.panes.values():
+            if pane.fill_later and not pane.children:
+                await pane.fill()
+                self.call_after_refresh(self._fill_next_pane)
+                return
+
+    @property
+    def panes_ready(self) -> bool:
+        return all(pane.ready for pane in self.panes.values())
 
     def _describe_deletes(self) -> None:
         """The delete step ran while planning and counted the resource's rows in the target;
@@ -229,7 +246,7 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
         if not step:
             return True
         pane = self.pane(step)
-        if not (pane.is_mounted and pane.children):
+        if not pane.ready:
             return False
         pane.apply(event)
         return True
@@ -268,6 +285,8 @@ class RunScreen(ReportsWorkerErrors, Screen[None]):
                 if not self._draw(progress):
                     break
                 if callable(event):
+                    if not self.panes_ready:
+                        break  # the outcome and notes are drawn in panes that are all there
                     event()
                 elif not self._route(event):
                     break

@@ -19,6 +19,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.reactive import reactive
 from textual.renderables.bar import Bar as BarRenderable
+from textual.widget import Widget
 from textual.widgets import Label, ProgressBar, RichLog, Static
 
 from emx2tui.jobs.events import (
@@ -244,8 +245,12 @@ class StepPane(Vertical):
 
     status: reactive[str] = reactive("pending")
 
-    def __init__(self, step: str, clock: Clock = time.monotonic) -> None:
+    def __init__(self, step: str, clock: Clock = time.monotonic, *, fill_later: bool = False) -> None:
         super().__init__(id=f"step-{step}", classes="step-pane -pending")
+        # fill_later: the pane starts as its border alone and gets its bar, lines and log from
+        # fill(), so that a screen of many panes is not styled and drawn all in one go
+        self.fill_later = fill_later
+        self._filled = False
         self.step = step
         self.clock = clock
         self.title = STEP_TITLES.get(step, step)
@@ -259,20 +264,35 @@ class StepPane(Vertical):
         self._restyle_pending = False
         self._refresh_title()
 
+    @property
+    def ready(self) -> bool:
+        """Mounted with its bar, lines and log: events can be drawn in it."""
+        return self._filled if self.fill_later else self.is_mounted and bool(self.children)
+
     def compose(self) -> ComposeResult:
-        with Horizontal(classes="step-progress"):
-            yield ProgressBar(total=None, show_eta=False, id=f"bar-{self.step}")
-            yield Label("waiting", classes="step-count", id=f"count-{self.step}")
+        if not self.fill_later:
+            yield from self._parts()
+
+    async def fill(self) -> None:
+        """Mount the bar, lines and log of a pane made with fill_later."""
+        if self.fill_later and not self.children:
+            await self.mount_all(self._parts())
+            self._filled = True
+
+    def _parts(self) -> list[Widget]:
+        progress = Horizontal(
+            ProgressBar(total=None, show_eta=False, id=f"bar-{self.step}"),
+            Label("waiting", classes="step-count", id=f"count-{self.step}"),
+            classes="step-progress")
         # Hidden until the step has tables or a server task; hidden before they are mounted, so
         # hiding them costs no restyle.
         tables = TableLines(classes="step-tables", id=f"tables-{self.step}")
         tasks = Static("", classes="step-subtasks", id=f"tasks-{self.step}")
         tables.display = tasks.display = False
-        yield tables
-        yield tasks
         # Wrapped, so the end of a long line (a file name, a URL) is not cut at the pane's edge.
-        yield RichLog(max_lines=MAX_LOG_LINES, min_width=1, wrap=True, classes="step-log",
+        log = RichLog(max_lines=MAX_LOG_LINES, min_width=1, wrap=True, classes="step-log",
                       id=f"log-{self.step}")
+        return [progress, tables, tasks, log]
 
     # --------------------------------------------------------------- rendering
     def _refresh_title(self) -> None:
