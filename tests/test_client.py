@@ -214,8 +214,41 @@ async def test_two_clients_of_one_cache_ask_for_each_schema_once():
             Emx2Client(conn, transport=httpx.MockTransport(handler), models=cache) as b:
         src, tgt = await asyncio.gather(a.schema_model("stagingA"), b.schema_model("catalogue"))
     assert sorted(asked) == ["Onto", "catalogue", "stagingA"]  # Onto once, though both refer to it
-    assert set(cache) == {"stagingA", "catalogue", "Onto"} and not cache.loading
+    assert set(cache) == {"stagingA", "catalogue", "Onto"}
+    assert all(f.done() for f in cache.loading.values())  # nothing left in flight
     assert src.csv_columns("Pet") == tgt.csv_columns("Pet") == ["name", "kind"]
+
+
+async def test_a_model_answered_but_waiting_for_its_references_is_not_asked_for_again():
+    # stagingA refers to catalogue, which refers to Onto (slow to answer). The target's client
+    # has catalogue's answer but waits for Onto when the source's client needs catalogue too.
+    schemas = _ref_schemas()
+    schemas["stagingA"]["tables"][0]["columns"].append(
+        {"name": "twin", "id": "twin", "columnType": "REF", "key": None, "refSchemaName": "catalogue",
+         "refTableName": "Pet"})
+    asked: list[str] = []
+    catalogue_answered = asyncio.Event()
+
+    async def handler(request):
+        schema = request.url.path.split("/")[1]
+        asked.append(schema)
+        if schema == "stagingA":
+            await catalogue_answered.wait()
+        elif schema == "Onto":
+            await asyncio.sleep(0.05)
+        response = httpx.Response(200, json={"data": {"_schema": schemas[schema]}})
+        if schema == "catalogue":
+            asyncio.get_running_loop().call_soon(catalogue_answered.set)
+        return response
+
+    cache = ModelCache()
+    conn = Connection("http://emx2.test/")
+    async with Emx2Client(conn, transport=httpx.MockTransport(handler), models=cache) as a, \
+            Emx2Client(conn, transport=httpx.MockTransport(handler), models=cache) as b:
+        src, tgt = await asyncio.gather(a.schema_model("stagingA"), b.schema_model("catalogue"))
+    assert sorted(asked) == ["Onto", "catalogue", "stagingA"]
+    assert src.column("Pet", "twin").ref_schema == "catalogue"
+    assert set(cache) == {"stagingA", "catalogue", "Onto"}
 
 
 async def test_a_schema_referring_to_a_missing_schema_is_named_and_not_cached():

@@ -442,6 +442,7 @@ class Emx2Client:
         """
         if refresh:
             self._models.pop(schema, None)
+            self._loading.pop(schema, None)
         if schema in self._models:
             return self._models[schema]
         fetched: dict[str, SchemaModel] = {}
@@ -466,15 +467,18 @@ class Emx2Client:
         return self._models[schema]
 
     async def _fetch_model(self, schema: str, referrer: str) -> SchemaModel:
-        """One schema's metadata (one query, shared with whoever asks for it meanwhile)."""
+        """One schema's metadata (one query, shared by the clients of one cache)."""
         if schema in self._models:
             return self._models[schema]
         pending = self._loading.get(schema)
         if pending is None or pending.get_loop() is not asyncio.get_running_loop():
             pending = asyncio.ensure_future(self._query_model(schema))
             self._loading[schema] = pending
+            # A query that answered stays here: a model waits for the schemas it refers to
+            # before it enters the cache, and meanwhile another client may need it too.
             pending.add_done_callback(
-                lambda f: self._loading.pop(schema, None) if self._loading.get(schema) is f else None)
+                lambda f: self._loading.pop(schema, None)
+                if self._loading.get(schema) is f and (f.cancelled() or f.exception()) else None)
         try:
             return await asyncio.shield(pending)
         except SchemaNotFound as exc:
