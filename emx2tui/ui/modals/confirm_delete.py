@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Static
 
-from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.text import attr, count, plural
+from emx2tui.ui.widgets.footer import Footer
 
 
 class ConfirmDeleteModal(ModalScreen[bool]):

@@ -13,9 +13,9 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.rowtext import PAGE, RowPage, frame_page
 from emx2tui.ui.text import describe_error
+from emx2tui.ui.widgets.footer import Footer
 
 
 class RowsModal(ModalScreen[None]):

@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker, get_current_worker
 
-from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.text import count, duration, short_path
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:

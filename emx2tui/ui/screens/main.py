@@ -11,8 +11,8 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Button, Header, Input
 
-from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.connect import with_schema
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.widgets.schema_pane import SchemaPane
 from emx2tui.ui.widgets.strategy_picker import StrategyPicker
 from emx2tui.ui.workers import ReportsWorkerErrors

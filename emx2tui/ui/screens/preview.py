@@ -14,13 +14,12 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Label, ProgressBar, Static
 from textual.worker import Worker, get_current_worker
 
-from emx2tui.ui.widgets.footer import Footer
 from emx2tui.jobs.events import STEP_TITLES, Event, StepFinished, StepLog, StepProgress, StepStarted
 from emx2tui.ui import collector
-from emx2tui.ui.collector import collector_paused
 from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.rowtext import PAGE, RowPage, describe_changes, plan_page
 from emx2tui.ui.text import FLOW_NAMES, attr, count, plural
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.workers import ReportsWorkerErrors
 
 if TYPE_CHECKING:
@@ -123,7 +122,7 @@ class PreviewScreen(ReportsWorkerErrors, Screen[None]):
         # not hold up the interface. Events come back by post_message, which is thread-safe.
         relay = EventRelay(self)
         try:
-            with collector_paused():
+            with collector.collector_paused():
                 plan = await self.job.plan(relay)
         except BaseException:
             relay.flush()

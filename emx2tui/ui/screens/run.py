@@ -23,13 +23,13 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Header, Static
 from textual.worker import Worker
 
-from emx2tui.ui.widgets.footer import Footer
 from emx2tui.jobs.events import (Event, RunFinished, ServerTask, StepFinished, StepProgress,
                                  StepStarted, WriteSent)
 from emx2tui.ui import collector
 from emx2tui.ui.messages import EventRelay, JobEvent
 from emx2tui.ui.modals.confirm import ConfirmModal
 from emx2tui.ui.text import FLOW_NAMES, attr, count, duration, plural, short_path, step_names
+from emx2tui.ui.widgets.footer import Footer
 from emx2tui.ui.widgets.step_pane import StepPane
 from emx2tui.ui.workers import ReportsWorkerErrors
 
