@@ -13,7 +13,7 @@ from pathlib import Path
 from graphql import (FieldNode, GraphQLBoolean, GraphQLEnumType, GraphQLError, GraphQLID,
                      GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType,
                      GraphQLString, OperationDefinitionNode, OperationType, get_operation_ast,
-                     graphql_sync, parse, validate)
+                     graphql_sync, parse, validate, validate_schema)
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -75,6 +75,9 @@ class SandboxServer:
         else:
             built = build_schema_schema(self.store, schema, anonymous=anonymous,
                                         manager=key[3], editor=key[4])
+        # graphql-core checks a schema once, on its first query; checked here, it is part of
+        # building the API (and of warming it up), not of a client's first answer
+        validate_schema(built)
         with self._gql_lock:
             stale = [k for k in self._gql_cache if k[1] != self.store.meta_version]
             for k in stale:
