@@ -424,6 +424,50 @@ def test_missing_ontology_term_is_reported_and_the_apply_refused(sb, models_dir,
         assert run(export_other()) == before
 
 
+def test_terms_are_looked_up_in_one_query_per_schema(sb, monkeypatch):
+    """Names with quotes, backslashes and non-ASCII letters are found as they are, over more
+    names than one filter chunk holds, in one query; a refused query falls back to reads."""
+    from emx2tui.emx2.errors import ServerError
+    from emx2tui.jobs import refs
+
+    odd = ['Côte d\'Ivoire "north"', "back\\slash", "Zürich 😀", "plain"]
+    run(_upload(sb, "OntologiesCopy", "Countries", [{"name": n} for n in odd]))
+    run(_upload(sb, "OntologiesCopy", "Age groups", [{"name": "Adult (18+ years)"}]))
+    wanted = {"Countries": {(n,) for n in odd} | {(f"missing {i}",) for i in range(refs.CHUNK + 5)},
+              "Age groups": {("Adult (18+ years)",), ("Nobody",)}}
+
+    async def lookup(refuse: bool) -> tuple[dict, int, int]:
+        async with Emx2Client(conn(sb, "OntologiesCopy")) as c:
+            model = await c.schema_model("OntologiesCopy")
+            queries = 0
+            real = c.query
+
+            async def counted(*a, **kw):
+                nonlocal queries
+                queries += 1
+                if refuse:
+                    raise ServerError("refused")
+                return await real(*a, **kw)
+
+            reads = 0
+            real_read = c.download_table
+
+            async def read(*a, **kw):
+                nonlocal reads
+                reads += 1
+                return await real_read(*a, **kw)
+
+            monkeypatch.setattr(c, "query", counted)
+            monkeypatch.setattr(c, "download_table", read)
+            return await refs.existing_terms(c, model, wanted), queries, reads
+
+    found, queries, reads = run(lookup(refuse=False))
+    assert (queries, reads) == (1, 0)
+    assert found == {"Countries": {(n,) for n in odd}, "Age groups": {("Adult (18+ years)",)}}
+    fallback, _, reads = run(lookup(refuse=True))
+    assert fallback == found and reads >= 3  # Countries in two chunks, Age groups in one
+
+
 def test_ambiguous_resource_id_is_refused(sb):
     with pytest.raises(StrategyError) as err:
         run(Job("NetworkStagingToDataCatalogue", conn(sb, "catalogue"), conn(sb, "catalogue")).plan())

@@ -25,6 +25,7 @@ from emx2tui.emx2.client import Emx2Client, gather_bounded
 from emx2tui.emx2.errors import Emx2Error, ModelError
 from emx2tui.emx2.model import Reference, SchemaModel
 from emx2tui.emx2.frames import Frame
+from emx2tui.emx2.names import table_id
 from emx2tui.jobs.plan import UNCHANGED, TablePlan, row_keys
 
 Key = tuple[str, ...]
@@ -215,6 +216,43 @@ async def existing_keys(client: Emx2Client, model: SchemaModel, table: str, keys
         if len(df) and all(c in df.columns for c in key_cols):
             found |= set(row_keys(df, key_cols)) & keys
     return found
+
+
+def _is_term_table(model: SchemaModel, table: str) -> bool:
+    """An ontology table of the model, keyed by its name alone."""
+    return (table in model.tables and model.table(table).is_ontology
+            and model.key_columns(table) == ["name"])
+
+
+async def existing_terms(client: Emx2Client, model: SchemaModel,
+                         wanted: Mapping[str, set[Key]]) -> dict[str, set[Key]]:
+    """Which of the wanted terms exist, for several ontology tables of the model's schema: one
+    GraphQL query (a field per table and chunk of names) instead of a download per table. When
+    the server refuses the query, each table is read as `existing_keys` reads it."""
+    wanted = {t: keys for t, keys in wanted.items() if keys}
+    fields: list[str] = []
+    alias_table: dict[str, str] = {}
+    for table, keys in wanted.items():
+        names = sorted({k[0] for k in keys})
+        for start in range(0, len(names), CHUNK):
+            alias = f"t{len(alias_table)}"
+            alias_table[alias] = table
+            # a JSON list of strings is a GraphQL list literal of the same strings
+            chunk = json.dumps(names[start:start + CHUNK], ensure_ascii=False)
+            fields.append(f"{alias}: {table_id(table)}(filter: {{name: {{equals: {chunk}}}}}) {{ name }}")
+    if not fields:
+        return {}
+    try:
+        data = await client.query(model.name, "{ " + "\n  ".join(fields) + " }")
+    except Emx2Error:
+        found = await gather_bounded(existing_keys(client, model, t, keys) for t, keys in wanted.items())
+        return dict(zip(wanted, found))
+    out: dict[str, set[Key]] = {t: set() for t in wanted}
+    for alias, table in alias_table.items():
+        names = {(str(row.get("name", "")).strip(),) for row in data.get(alias) or ()
+                 if isinstance(row, dict)}
+        out[table] |= names & wanted[table]
+    return out
 
 
 class ReferenceCheck:
@@ -445,9 +483,27 @@ class ReferenceCheck:
                 gone = named & deleted - written
                 keys -= written | deleted
             slots.append((schema, table, keys, gone))
-        # the lookups are independent: a few at a time, reported in the order of the slots
-        founds = await gather_bounded(existing_keys(self.client, models[(schema, table)], table, keys)
-                                      for schema, table, keys, _gone in slots)
+        # the lookups are independent: a few at a time, reported in the order of the slots; the
+        # terms of each ontology schema are asked for in one query
+        terms: dict[str, dict[str, set[Key]]] = defaultdict(dict)  # schema -> table -> keys
+        reads: list[tuple[str, str, set[Key]]] = []
+        for schema, table, keys, _gone in slots:
+            if keys and _is_term_table(models[(schema, table)], table):
+                terms[schema][table] = keys
+            else:
+                reads.append((schema, table, keys))
+        answers = await gather_bounded(
+            [existing_terms(self.client, models[(schema, next(iter(tables)))], tables)
+             for schema, tables in terms.items()]
+            + [existing_keys(self.client, models[(schema, table)], table, keys)
+               for schema, table, keys in reads])
+        found_in: dict[tuple[str, str], set[Key]] = {}
+        for schema, per_table in zip(terms, answers):
+            for table, found in per_table.items():
+                found_in[(schema, table)] = found
+        for (schema, table, _keys), found in zip(reads, answers[len(terms):]):
+            found_in[(schema, table)] = found
+        founds = [found_in.get((schema, table), set()) for schema, table, _keys, _gone in slots]
         bad: dict[tuple[str, str], dict[Key, str]] = {}
         for (schema, table, keys, gone), found in zip(slots, founds):
             tmodel = models[(schema, table)]
