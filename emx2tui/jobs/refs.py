@@ -14,9 +14,10 @@ deletes. Two checks run on it:
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from itertools import compress
 from dataclasses import dataclass
 
@@ -255,6 +256,17 @@ async def existing_terms(client: Emx2Client, model: SchemaModel,
     return out
 
 
+@dataclass
+class _Named:
+    """What the written rows refer to: per slot (schema, table) the keys any synced row names and
+    those rows the job writes name; the slots' models; per reference, each row's keys."""
+
+    named_in: dict[tuple[str, str], set[Key]]
+    sent: dict[tuple[str, str], set[Key]]
+    models: dict[tuple[str, str], SchemaModel]
+    scans: list[tuple[str, Reference, tuple[str, str], list[Key], list[list[Key]]]]
+
+
 class ReferenceCheck:
     """Runs both checks for one plan; results are messages for the plan."""
 
@@ -436,8 +448,9 @@ class ReferenceCheck:
                     keep[fam][k] = f"{holder} {_short(rk)} still refers to it ({ref.column.name})"
 
     # ------------------------------------------------------------------ written rows
-    async def find_broken(self) -> None:
-        """References of the rows the job writes that would not resolve after the import."""
+    def named_references(self) -> _Named:
+        """What the rows the job writes refer to, slot by slot (from the sync frames alone, which
+        the check does not change)."""
         named_in: dict[tuple[str, str], set[Key]] = defaultdict(set)  # slot -> keys rows name
         # keys only rows the job writes name are looked up: the target holds its unchanged rows as
         # they are, so their references resolve there already, unless the job deletes what they name
@@ -474,20 +487,22 @@ class ReferenceCheck:
                     if written and ks:
                         lookups.update(ks)
                 scans.append((name, ref, slot, rkeys, per_row))
-        slots: list[tuple[str, str, set[Key], set[Key]]] = []
-        for (schema, table), named in named_in.items():
-            keys = set(sent[(schema, table)])
-            gone: set[Key] = set()
-            if schema == self.model.name:
-                written, deleted = self._written(table), self._deleted(table)
-                gone = named & deleted - written
-                keys -= written | deleted
-            slots.append((schema, table, keys, gone))
-        # the lookups are independent: a few at a time, reported in the order of the slots; the
-        # terms of each ontology schema are asked for in one query
+        return _Named(named_in, sent, models, scans)
+
+    async def look_up_outside(self, named: _Named) -> dict[tuple[str, str], set[Key]]:
+        """Which keys the written rows name exist in other schemas (ontology terms, catalogue
+        rows): what this job's deletes, in its own schema, cannot change."""
+        return await self._look_up([(schema, table, set(named.sent[(schema, table)]))
+                                    for schema, table in named.named_in if schema != self.model.name],
+                                   named.models)
+
+    async def _look_up(self, slots: list[tuple[str, str, set[Key]]],
+                       models: Mapping[tuple[str, str], SchemaModel]) -> dict[tuple[str, str], set[Key]]:
+        """(schema, table) -> the keys of each slot that exist. The lookups are independent: a
+        few at a time; the terms of each ontology schema are asked for in one query."""
         terms: dict[str, dict[str, set[Key]]] = defaultdict(dict)  # schema -> table -> keys
         reads: list[tuple[str, str, set[Key]]] = []
-        for schema, table, keys, _gone in slots:
+        for schema, table, keys in slots:
             if keys and _is_term_table(models[(schema, table)], table):
                 terms[schema][table] = keys
             else:
@@ -503,6 +518,28 @@ class ReferenceCheck:
                 found_in[(schema, table)] = found
         for (schema, table, _keys), found in zip(reads, answers[len(terms):]):
             found_in[(schema, table)] = found
+        return found_in
+
+    async def find_broken(self, named: _Named | None = None,
+                          outside: Awaitable[dict[tuple[str, str], set[Key]]] | None = None) -> None:
+        """References of the rows the job writes that would not resolve after the import.
+        `outside`: the answer of `look_up_outside(named)`, when it was started earlier."""
+        named = named or self.named_references()
+        named_in, sent, models, scans = named.named_in, named.sent, named.models, named.scans
+        slots: list[tuple[str, str, set[Key], set[Key]]] = []
+        for (schema, table), named_keys in named_in.items():
+            keys = set(sent[(schema, table)])
+            gone: set[Key] = set()
+            if schema == self.model.name:
+                written, deleted = self._written(table), self._deleted(table)
+                gone = named_keys & deleted - written
+                keys -= written | deleted
+            slots.append((schema, table, keys, gone))
+        own = [(schema, table, keys) for schema, table, keys, _gone in slots
+               if outside is None or schema == self.model.name]
+        found_in = await self._look_up(own, models)
+        if outside is not None:
+            found_in.update(await outside)
         founds = [found_in.get((schema, table), set()) for schema, table, _keys, _gone in slots]
         bad: dict[tuple[str, str], dict[Key, str]] = {}
         for (schema, table, keys, gone), found in zip(slots, founds):
@@ -553,6 +590,14 @@ async def check(client: Emx2Client, model: SchemaModel, sync: list[TablePlan],
     `read` holds target rows the plan has read already, by `read_key(table, filter)`.
     """
     rc = ReferenceCheck(client, model, sync, delete, read)
-    await rc.withhold_referenced_deletes()
-    await rc.find_broken()
+    named = rc.named_references()
+    # keys in other schemas do not depend on which deletes are withheld: asked for meanwhile
+    outside = asyncio.ensure_future(rc.look_up_outside(named))
+    try:
+        await rc.withhold_referenced_deletes()
+        await rc.find_broken(named, outside)
+    finally:
+        if not outside.done():
+            outside.cancel()
+        await asyncio.gather(outside, return_exceptions=True)
     return rc.broken, rc.withheld

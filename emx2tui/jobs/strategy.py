@@ -411,6 +411,9 @@ def load_strategy(name: str, extra_dirs: list[Path] | None = None) -> Strategy:
     if name.endswith(".toml") and Path(name).is_file():
         return parse_strategy(Path(name).read_text(encoding="utf-8"), name)
     wanted = name_key(name)
+    for path, text in _builtin_files():
+        if name_key(Path(path).stem) == wanted:  # named by its file: only that file is read
+            return parse_strategy(text, path)
     all_ = list_strategies(extra_dirs)
     for s in all_:
         keys = {name_key(s.name), *(name_key(a) for a in s.aliases)}
