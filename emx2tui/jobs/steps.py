@@ -72,6 +72,9 @@ class JobContext:
     # the gate all of a plan's filtered reads pass (first come, first served)
     ahead: dict[tuple[str, str, int], asyncio.Future] = field(default_factory=dict)
     read_gate: asyncio.Semaphore | None = None
+    # (side, table, rows): the whole table the resource id was read from; a later read of that
+    # table on that side filters these rows instead of asking the server again
+    resource_rows: tuple[str, str, Frame] | None = None
     task_id: str | None = None  # the server's id of the import task, once it accepted it
 
     def log(self, step: str, message: str, level: str = "info") -> None:
@@ -158,6 +161,7 @@ async def resolve_resource(ctx: JobContext, step: str) -> None:
     if spec.table not in side_model.tables:
         raise StrategyError(f"Schema '{side_schema}' has no table '{spec.table}' to read the resource id from")
     rows = await side_client.download_table(side_schema, spec.table)
+    ctx.resource_rows = (spec.side, spec.table, rows)
     rows = transform.own_class_rows(rows, spec.table)
     ids = sorted(set(rows[spec.column])) if len(rows) and spec.column in rows.columns else []
     where = f"schema '{side_schema}' on {side_client.url}"
@@ -280,6 +284,9 @@ async def tables_to_delete(ctx: JobContext) -> str:
 async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> Frame:
     client, schema, model = ((ctx.source, ctx.source_schema, ctx.src) if side == "source"
                              else (ctx.target, ctx.target_schema, ctx.tgt))
+    read = ctx.resource_rows
+    if read is not None and read[:2] == (side, spec.table) and not spec.own_class_only:
+        return transform.local_filter(read[2], model, spec, ctx.resource_id)
     flt = transform.server_filter(model, spec.table, spec.filter, ctx.resource_id)
     df = await client.download_table(schema, spec.table, flt, include_system_columns=spec.own_class_only)
     return transform.local_filter(df, model, spec, ctx.resource_id)
