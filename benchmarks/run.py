@@ -10,7 +10,7 @@ own process, on a freshly loaded sandbox, and is timed from start to exit; its p
 from the kernel (wait4). Contenders:
 
   floor     the sandbox's ZIP export of the staging area, then a ZIP import of those rows into
-            the catalogue: what any tool pays to move the cohort
+            the catalogue: what any tool pays to move the cohort (floor.py, a lean script)
   dry-run   emx2tui run CohortStagingToDataCatalogue --dry-run
   apply     emx2tui run CohortStagingToDataCatalogue --yes
   migrator  StagingMigrator.migrate() from molgenis-emx2-staging-migrator (PyPI)
@@ -24,7 +24,6 @@ dependencies: `pip install -e ".[bench]"`.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -36,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -222,33 +220,6 @@ def counts(url: str, token: str) -> dict[str, int]:
 
 
 # ----------------------------------------------------------------------------- contenders
-def floor_main(url: str) -> int:
-    """Export the staging area as a ZIP and import its rows into the catalogue, as one task."""
-    import httpx
-
-    token = signin_token(url)
-    with httpx.Client(base_url=url, headers={"x-molgenis-token": token}, timeout=3600) as c:
-        r = c.get(f"/{SOURCE}/api/zip")
-        r.raise_for_status()
-        source = zipfile.ZipFile(io.BytesIO(r.content))
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-            for name in source.namelist():
-                if name != "molgenis.csv":  # rows only: the catalogue keeps its own model
-                    z.writestr(name, source.read(name))
-        r = c.post(f"/{TARGET}/api/zip", params={"async": "true"},
-                   files={"file": ("upload.zip", out.getvalue(), "application/zip")})
-        r.raise_for_status()
-        task = r.json()["id"]
-        while True:
-            status = c.get(f"/api/tasks/{task}").json()
-            if status.get("status") not in ("WAITING", "RUNNING"):
-                break
-            time.sleep(0.02)
-    print(status.get("status"), status.get("description"))
-    return 0 if status.get("status") == "COMPLETED" else 1
-
-
 def migrator_main(url: str) -> int:
     """StagingMigrator.migrate() from molgenis-emx2-staging-migrator, as its README drives it."""
     from molgenis_emx2_staging_migrator import migrator as mod
@@ -330,7 +301,7 @@ def run_size(size: str, repeat: int, contenders: list[str], work: Path, seed: in
                             EMX2TUI_DATA_DIR=str(work / "emx2tui-data"))
                 for name in group:
                     if name == "floor":
-                        cmd = [py, str(Path(__file__).resolve()), "--contender", "floor", sb.url]
+                        cmd = [py, str(HERE / "floor.py"), sb.url, SOURCE, TARGET, PASSWORD]
                     elif name == "migrator":
                         cmd = [py, str(Path(__file__).resolve()), "--contender", "migrator", sb.url]
                     else:
@@ -400,11 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--out", default=str(HERE / "results"), help="folder for <size>.json")
     p.add_argument("--keep", action="store_true", help="keep the work folder (data, log, backups)")
-    p.add_argument("--contender", choices=["floor", "migrator"], help=argparse.SUPPRESS)
+    p.add_argument("--contender", choices=["migrator"], help=argparse.SUPPRESS)
     p.add_argument("url", nargs="?", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    if args.contender == "floor":
-        return floor_main(args.url)
     if args.contender == "migrator":
         return migrator_main(args.url)
     contenders = args.only or ["floor", "dry-run", "apply", "migrator"]
