@@ -532,3 +532,81 @@ def test_attachments_travel_and_csv_transport_is_table_by_table(sb):
     assert run(csv_job.apply(plan2)).ok
     assert [r["name"] for r in rows(sb, "catalogue", "Collections") if r["id"] == "fileCohort"] == ["renamed over csv"]
     assert not [r for r in rows(sb, "catalogue", "Documentation") if r["resource"] == "fileCohort"]
+
+
+# ----------------------------------------------------------------------------- reading a staging area whole
+def test_export_gives_each_table_as_the_csv_api_does(sb):
+    """A staging area read as one ZIP export gives every table the rows the CSV API gives: a
+    parent table gathers its subclasses' rows (the export files each row under its own class)."""
+    from emx2tui.jobs.steps import _export_table
+    from emx2tui.jobs.transform import own_class_rows
+
+    async def compare(schema: str) -> int:
+        gathered = 0
+        async with Emx2Client(conn(sb, schema)) as c:
+            model = await c.schema_model(schema)
+            exported = table_entries(await c.download_zip(schema))
+            for t in model.data_tables():
+                if not model.has_columns(t.name):
+                    continue
+                api = await c.download_table(schema, t.name)
+                whole = _export_table(exported, model, t.name, own_class_only=False)
+                assert whole.columns == api.columns, t.name
+                assert sorted(whole.tuples()) == sorted(api.tuples()), t.name
+                own = own_class_rows(await c.download_table(schema, t.name, include_system_columns=True),
+                                     t.name)
+                mine = _export_table(exported, model, t.name, own_class_only=True)
+                assert sorted(mine.tuples()) == sorted(own.tuples(mine.columns)), t.name
+                gathered += len(whole) - len(mine)
+        return gathered
+
+    subclass_rows = sum(run(compare(s)) for s in ("testCohort", "testNetwork", "umcgStaging"))
+    assert subclass_rows > 0  # some parent table did hold rows of its subclasses
+
+
+def test_staging_source_is_read_in_one_export_with_the_same_plan(sb, monkeypatch):
+    """A staging source is one ZIP export, not a read per table; the plan is the one that
+    per-table reads make. An export the server refuses falls back to those reads, with a warning."""
+    import dataclasses
+
+    from emx2tui.emx2.errors import ServerError
+    from emx2tui.jobs.events import StepLog
+
+    calls: list[tuple[str, str]] = []
+    real_table, real_zip = Emx2Client.download_table, Emx2Client.download_zip
+
+    async def table(self, schema, name, *a, **kw):
+        calls.append((schema, "csv"))
+        return await real_table(self, schema, name, *a, **kw)
+
+    async def whole(self, schema, *a, **kw):
+        calls.append((schema, "zip"))
+        if refuse:
+            raise ServerError("export refused", status=500, schema=schema)
+        return await real_zip(self, schema, *a, **kw)
+
+    monkeypatch.setattr(Emx2Client, "download_table", table)
+    monkeypatch.setattr(Emx2Client, "download_zip", whole)
+    strategy = load_strategy("CohortStagingToDataCatalogue")
+    assert strategy.source_read == "zip"
+
+    def plan_with(s, logs=None):
+        calls.clear()
+        emit = (lambda e: logs.append(e)) if logs is not None else (lambda e: None)
+        p = run(Job(s, conn(sb, "testCohort"), conn(sb, "catalogue")).plan(emit))
+        return p, list(calls)
+
+    refuse = False
+    exported, zip_calls = plan_with(strategy)
+    assert zip_calls.count(("testCohort", "zip")) == 1 and ("testCohort", "csv") not in zip_calls
+    by_table, table_calls = plan_with(dataclasses.replace(strategy, source_read="tables"))
+    assert table_calls.count(("testCohort", "csv")) >= len(strategy.sync)
+    assert exported.counts() == by_table.counts()
+    assert table_entries(exported.build_zip()) == table_entries(by_table.build_zip())
+    refuse = True
+    logs: list = []
+    fallback, calls_after = plan_with(strategy, logs)
+    assert ("testCohort", "csv") in calls_after
+    assert table_entries(fallback.build_zip()) == table_entries(by_table.build_zip())
+    assert any(isinstance(e, StepLog) and e.level == "warning" and "read one by one" in e.message
+               for e in logs)

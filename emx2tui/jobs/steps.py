@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zipfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, flatten_subtasks
-from emx2tui.emx2.errors import Emx2Error, ModelError
-from emx2tui.emx2.frames import Frame, empty_frame, write_frame
+from emx2tui.emx2.errors import (AuthError, ConnectionFailed, Emx2Error, ModelError, PermissionDenied,
+                                 SchemaNotFound)
+from emx2tui.emx2.frames import Frame, concat, empty_frame, read_frame, write_frame
 from emx2tui.emx2.model import SchemaModel
-from emx2tui.emx2.zipfmt import build_zip, read_files
+from emx2tui.emx2.zipfmt import build_zip, read_files, table_entries
 from emx2tui.jobs import refs, transform
 from emx2tui.jobs.events import (Emit, ServerTask, StepFinished, StepLog, StepProgress, StepStarted,
                                  WriteSent)
@@ -75,6 +77,9 @@ class JobContext:
     # (side, table, rows): the whole table the resource id was read from; a later read of that
     # table on that side filters these rows instead of asking the server again
     resource_rows: tuple[str, str, Frame] | None = None
+    # the source schema's ZIP export (table -> CSV text), when the strategy reads the source
+    # whole; started with the metadata queries
+    source_export: asyncio.Future | None = None
     task_id: str | None = None  # the server's id of the import task, once it accepted it
 
     def log(self, step: str, message: str, level: str = "info") -> None:
@@ -132,6 +137,8 @@ async def preflight(ctx: JobContext, step: str) -> None:
     s = ctx.strategy
     ctx.log(step, f"Reading metadata of '{ctx.source_schema}' ({ctx.source.connection.label}) and "
                   f"'{ctx.target_schema}' ({ctx.target.connection.label})")
+    if s.source_read == "zip" and ctx.source_export is None:
+        ctx.source_export = asyncio.ensure_future(_export_source(ctx))
     ctx.source_model, ctx.target_model = await both_models(ctx)
     s.check_models(ctx.src, ctx.tgt, ctx.source.url, ctx.target.url)
     ctx.log(step, f"Models: source {ctx.src.describe_model()}; target {ctx.tgt.describe_model()}")
@@ -160,8 +167,12 @@ async def resolve_resource(ctx: JobContext, step: str) -> None:
         else (ctx.source, ctx.source_schema, ctx.src))
     if spec.table not in side_model.tables:
         raise StrategyError(f"Schema '{side_schema}' has no table '{spec.table}' to read the resource id from")
-    rows = await side_client.download_table(side_schema, spec.table)
-    ctx.resource_rows = (spec.side, spec.table, rows)
+    exported = await _exported(ctx) if spec.side == "source" else None
+    if exported is not None:
+        rows = _export_table(exported, side_model, spec.table, own_class_only=True)
+    else:
+        rows = await side_client.download_table(side_schema, spec.table)
+        ctx.resource_rows = (spec.side, spec.table, rows)
     rows = transform.own_class_rows(rows, spec.table)
     ids = sorted(set(rows[spec.column])) if len(rows) and spec.column in rows.columns else []
     where = f"schema '{side_schema}' on {side_client.url}"
@@ -281,9 +292,56 @@ async def tables_to_delete(ctx: JobContext) -> str:
 
 
 # ----------------------------------------------------------------------------- reads
+async def _export_source(ctx: JobContext) -> dict[str, str] | None:
+    """The source schema's tables as its ZIP export holds them (table -> CSV text); None when
+    the server does not give the export, and the tables are then read one by one."""
+    try:
+        data = await ctx.source.download_zip(ctx.source_schema)
+    except (ConnectionFailed, AuthError, PermissionDenied, SchemaNotFound):
+        raise
+    except Emx2Error as exc:
+        ctx.log("preflight", f"The ZIP export of '{ctx.source_schema}' failed ({exc}); its tables "
+                             f"are read one by one", "warning")
+        return None
+    try:
+        return table_entries(data)
+    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        ctx.log("preflight", f"The ZIP export of '{ctx.source_schema}' could not be read ({exc}); its "
+                             f"tables are read one by one", "warning")
+        return None
+
+
+async def _exported(ctx: JobContext) -> dict[str, str] | None:
+    return await ctx.source_export if ctx.source_export is not None else None
+
+
+def _export_table(exported: dict[str, str], model: SchemaModel, table: str, *,
+                  own_class_only: bool) -> Frame:
+    """A table's rows from a ZIP export as the CSV API gives them: the export holds each row in
+    the file of its own class, so a parent table gathers its subclasses' rows, under its own
+    columns. A table the export lacks has no rows."""
+    def frame(name: str) -> Frame:
+        text = exported.get(name)
+        return read_frame(text) if text else Frame(model.csv_columns(name))
+
+    own = frame(table)
+    if own_class_only:
+        return own
+    subs = [frame(t.name) for t in model.subclasses(table)]
+    subs = [f.select(own.columns) for f in subs if len(f)]
+    return concat([own, *subs]) if subs else own
+
+
 async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> Frame:
     client, schema, model = ((ctx.source, ctx.source_schema, ctx.src) if side == "source"
                              else (ctx.target, ctx.target_schema, ctx.tgt))
+    if side == "source" and ctx.source_export is not None and not (
+            spec.filter and model.column(spec.table, spec.filter).is_array):
+        # (on an array column the server's `equals` matches any item: that read stays its own)
+        exported = await ctx.source_export
+        if exported is not None:
+            df = _export_table(exported, model, spec.table, own_class_only=spec.own_class_only)
+            return transform.local_filter(df, model, spec, ctx.resource_id)
     read = ctx.resource_rows
     if read is not None and read[:2] == (side, spec.table) and not spec.own_class_only:
         return transform.local_filter(read[2], model, spec, ctx.resource_id)
@@ -335,6 +393,9 @@ async def cancel_reads_ahead(ctx: JobContext) -> None:
     """Cancel the reads started ahead that no step consumed (a failed or cancelled plan)."""
     left = list(ctx.ahead.values())
     ctx.ahead.clear()
+    if ctx.source_export is not None:
+        left.append(ctx.source_export)
+        ctx.source_export = None
     for task in left:
         task.cancel()
     await asyncio.gather(*left, return_exceptions=True)

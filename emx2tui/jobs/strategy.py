@@ -194,6 +194,10 @@ class Strategy:
     keep_target_columns: bool = True
     gdpr: GdprSpec | None = None
     transport: str = "zip"
+    # how the source rows are read: "tables" asks the server for each table's rows of X;
+    # "zip" takes the whole source schema in one ZIP export and selects the rows of X here (for
+    # a staging area, which holds one resource: one request instead of one per table)
+    source_read: str = "tables"
 
     def pairs(self) -> list[tuple[ModelSpec, ModelSpec]]:
         return self.model_pairs or [(self.source_model, self.target_model)]
@@ -267,6 +271,7 @@ def _model_spec(data: dict | None, where: str) -> ModelSpec:
 _KEY_TYPES: dict[str, tuple[type, str]] = {
     "name": (str, "a string"), "title": (str, "a string"), "version": (str, "a string"),
     "flow": (str, "a string"), "description": (str, "a string"), "transport": (str, "a string"),
+    "source_read": (str, "a string"),
     "aliases": (list, "a list of strings"), "steps": (list, "a list of step names"),
     "resource": (dict, "a table ([resource])"), "source": (dict, "a table ([source])"),
     "target": (dict, "a table ([target])"), "columns": (dict, "a table ([columns])"),
@@ -334,6 +339,9 @@ def _parse_strategy(data: dict, where: str, path: str | None) -> Strategy:
     transport = str(data.get("transport") or "zip")
     if transport not in ("zip", "csv"):
         raise StrategyError(f"{where}: transport must be 'zip' or 'csv', not '{transport}'")
+    source_read = str(data.get("source_read") or "tables")
+    if source_read not in ("tables", "zip"):
+        raise StrategyError(f"{where}: source_read must be 'tables' or 'zip', not '{source_read}'")
     if res.get("side", "source") not in ("source", "target", "none"):
         raise StrategyError(f"{where} [resource]: side must be 'source', 'target' or 'none', "
                             f"not {res.get('side')!r}")
@@ -365,6 +373,7 @@ def _parse_strategy(data: dict, where: str, path: str | None) -> Strategy:
         keep_target_columns=bool((data.get("columns") or {}).get("keep_target", True)),
         gdpr=gdpr,
         transport=transport,
+        source_read=source_read,
     )
     if not strategy.sync:
         raise StrategyError(f"{where}: [[sync]] lists no tables")
