@@ -166,10 +166,13 @@ def test_cli_entry_demo_dry_run_and_refusal(tmp_path):
     assert not (tmp_path / "backups").exists()
 
 
-def test_demo_runs_stay_out_of_the_users_journal(tmp_path):
-    # no EMX2TUI_DATA_DIR: the user's data dir follows XDG_DATA_HOME
+@pytest.mark.parametrize("data_dir", [False, True])
+def test_demo_runs_stay_out_of_the_users_journal(tmp_path, data_dir):
+    # the user's data dir: by XDG_DATA_HOME, or EMX2TUI_DATA_DIR when set
     env = {k: v for k, v in os.environ.items() if k != "EMX2TUI_DATA_DIR"}
     env.update(XDG_DATA_HOME=str(tmp_path / "xdg"), HOME=str(tmp_path))
+    if data_dir:
+        env["EMX2TUI_DATA_DIR"] = str(tmp_path / "data")
     proc = subprocess.run([sys.executable, "-m", "emx2tui", "run", "CohortStagingToDataCatalogue",
                            "--demo", "--yes"], capture_output=True, text=True, env=env,
                           stdin=subprocess.DEVNULL, timeout=300)
@@ -177,6 +180,9 @@ def test_demo_runs_stay_out_of_the_users_journal(tmp_path):
     assert "Done in" in proc.stdout and "demo:" in proc.stdout
     assert "undo with" not in proc.stdout  # its sandbox is gone: nothing to restore later
     assert not list(tmp_path.rglob("journal")) and not list(tmp_path.rglob("*.zip"))
+    history = subprocess.run([sys.executable, "-m", "emx2tui", "history"], capture_output=True,
+                             text=True, env=env, stdin=subprocess.DEVNULL, timeout=120)
+    assert history.returncode == 0 and "CohortStagingToDataCatalogue" not in history.stdout
 
 
 def test_plan_out_csv_transport_and_many_targets(sandbox, creds, tmp_path):

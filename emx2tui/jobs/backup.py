@@ -64,18 +64,20 @@ def private_dir(folder: Path) -> Path:
 
 
 @contextlib.contextmanager
-def session_data_dir(prefix: str = "emx2tui-demo-") -> Iterator[Path | None]:
+def session_data_dir(prefix: str = "emx2tui-demo-") -> Iterator[Path]:
     """Journal and backups of a throwaway server (the demo) go to a folder of their own that is
-    removed afterwards, so they never mix with the user's runs. EMX2TUI_DATA_DIR, when set, wins."""
-    if os.environ.get("EMX2TUI_DATA_DIR"):
-        yield None
-        return
+    removed afterwards, so they never mix with the user's runs (EMX2TUI_DATA_DIR included):
+    the server is gone when the command ends, so there would be nothing to restore them into."""
+    before = os.environ.get("EMX2TUI_DATA_DIR")
     folder = Path(tempfile.mkdtemp(prefix=prefix))
     os.environ["EMX2TUI_DATA_DIR"] = str(folder)
     try:
         yield folder
     finally:
-        os.environ.pop("EMX2TUI_DATA_DIR", None)
+        if before is None:
+            os.environ.pop("EMX2TUI_DATA_DIR", None)
+        else:
+            os.environ["EMX2TUI_DATA_DIR"] = before
         shutil.rmtree(folder, ignore_errors=True)
 
 
