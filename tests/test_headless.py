@@ -243,11 +243,14 @@ def test_demo_without_defaults_names_the_flags():
     assert "--source-schema and --target-schema" in err and "CohortStagingToDataCatalogue" in err
 
 
-def test_a_closed_output_pipe_neither_stops_nor_mislabels_a_run(tmp_path):
+def test_a_closed_output_pipe_neither_stops_nor_mislabels_a_run(sandbox, tmp_path):
     # `emx2tui run ... | head`: the reader goes away before the run has printed anything
+    remove_a_staging_variable(sandbox)  # so that the run has something to write
     env = {**os.environ, "EMX2TUI_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "emx2tui", "run", "CohortStagingToDataCatalogue",
-                             "--demo", "--yes"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    for side in ("SOURCE", "TARGET"):
+        env.update({f"MG_{side}_USERNAME": "admin", f"MG_{side}_PASSWORD": PASSWORD})
+    proc = subprocess.Popen([sys.executable, "-m", "emx2tui", *flow_b(sandbox), "--yes"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             stdin=subprocess.DEVNULL, env=env, text=True)
     proc.stdout.close()
     err = proc.stderr.read()

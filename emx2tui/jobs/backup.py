@@ -12,15 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import platformdirs
-
 from emx2tui.emx2.zipfmt import make_reimportable
 
 
 def data_dir() -> Path:
     """The user data dir (EMX2TUI_DATA_DIR wins)."""
     env = os.environ.get("EMX2TUI_DATA_DIR")
-    return Path(env).expanduser() if env else Path(platformdirs.user_data_dir("emx2tui"))
+    if env:
+        return Path(env).expanduser()
+    import platformdirs  # only where the user's own folder is needed
+
+    return Path(platformdirs.user_data_dir("emx2tui"))
 
 
 def backup_dir(override: str | os.PathLike | None = None) -> Path:

@@ -13,12 +13,12 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from emx2tui.emx2.client import Connection, Emx2Client, ModelCache, scrub
 from emx2tui.emx2.errors import ConnectionFailed, Emx2Error, ServerError, TaskFailed
 from emx2tui.emx2.zipfmt import make_reimportable
-from emx2tui.jobs import backup as backups
-from emx2tui.jobs import journal, scoped
+from emx2tui.jobs import scoped
 from emx2tui.jobs.events import Emit, PlanReady, RunFinished, StepLog, ignore
 from emx2tui.jobs.plan import Plan
 from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContext, JobSkipped, both_models,
@@ -26,6 +26,12 @@ from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContex
                                 plan_still_current, preflight, refuse_broken, rows_as_planned,
                                 run_step, upload, verify_applied)
 from emx2tui.jobs.strategy import Strategy, StrategyError, load_strategy
+
+if TYPE_CHECKING:
+    from emx2tui.jobs import journal
+
+# The journal and the backup files are what an apply needs: they are imported by it, so that a
+# dry run does not load them.
 
 __all__ = ["Job", "RunResult", "JobCancelled", "JobSkipped", "PlanOutdated", "BrokenReferences"]
 
@@ -159,6 +165,8 @@ class Job:
         self._writing_started = False
         self._backup_plan = plan
         result = RunResult(ok=False)
+        from emx2tui.jobs import journal
+
         try:
             record = journal.begin_run(self, plan)  # journal: the plan's keys, before any write
         except journal.JournalError as exc:
@@ -312,6 +320,9 @@ class Job:
     _backup_plan: Plan | None = None
 
     async def _backup(self, ctx: JobContext) -> str:
+        from emx2tui.jobs import backup as backups
+        from emx2tui.jobs import journal
+
         plan = self._backup_plan
         if self.full_backup or plan is None:
             ctx.log("backup", f"Downloading '{ctx.target_schema}' from {ctx.target.url}")
