@@ -62,6 +62,8 @@ def sb(models_dir, tmp_path_factory):
                                        {"Networks.csv": "id,name\ntestNetwork2,x\n"})),
         ("fileCohort", _empty_schema(models_dir, tmp / "fc", "cohort-staging",
                                      {"Collections.csv": "id,name,type\nfileCohort,x,Cohort study\n"})),
+        ("catNetwork", _empty_schema(models_dir, tmp / "cn", "network-staging",
+                                     {"Catalogues.csv": "id,name\ncatNetwork,x\n"})),
         ("sharedA", str(models_dir / "shared-staging")),
         ("sharedB", _empty_schema(models_dir, tmp / "sb", "shared-staging")),
         ("OntologiesCopy", _empty_schema(models_dir, tmp / "oc", "catalogue-ontologies")),
@@ -468,6 +470,20 @@ def test_terms_are_looked_up_in_one_query_per_schema(sb, monkeypatch):
     assert fallback == found and reads >= 3  # Countries in two chunks, Age groups in one
 
 
+def test_a_resource_row_of_a_subclass_is_found_in_the_export(sb):
+    """The network is a Catalogues row (a subclass of Networks): the export files it under
+    Catalogues, and the resource is found as a read of Networks finds it."""
+    import dataclasses
+
+    strategy = load_strategy("NetworkStagingToDataCatalogue")
+    assert strategy.source_read == "zip"
+    plans = [run(Job(s, conn(sb, "catNetwork"), conn(sb, "catalogue")).plan())
+             for s in (strategy, dataclasses.replace(strategy, source_read="tables"))]
+    assert plans[0].resource_id == plans[1].resource_id == "catNetwork"
+    assert plans[0].counts() == plans[1].counts()
+    assert table_entries(plans[0].build_zip()) == table_entries(plans[1].build_zip())
+
+
 def test_ambiguous_resource_id_is_refused(sb):
     with pytest.raises(StrategyError) as err:
         run(Job("NetworkStagingToDataCatalogue", conn(sb, "catalogue"), conn(sb, "catalogue")).plan())
@@ -538,6 +554,7 @@ def test_attachments_travel_and_csv_transport_is_table_by_table(sb):
 def test_export_gives_each_table_as_the_csv_api_does(sb):
     """A staging area read as one ZIP export gives every table the rows the CSV API gives: a
     parent table gathers its subclasses' rows (the export files each row under its own class)."""
+    from emx2tui.emx2.frames import read_frame
     from emx2tui.jobs.steps import _export_table
     from emx2tui.jobs.transform import own_class_rows
 
@@ -545,7 +562,8 @@ def test_export_gives_each_table_as_the_csv_api_does(sb):
         gathered = 0
         async with Emx2Client(conn(sb, schema)) as c:
             model = await c.schema_model(schema)
-            exported = table_entries(await c.download_zip(schema))
+            exported = {n: read_frame(t) for n, t in
+                        table_entries(await c.download_zip(schema, include_system_columns=True)).items()}
             for t in model.data_tables():
                 if not model.has_columns(t.name):
                     continue
@@ -556,11 +574,15 @@ def test_export_gives_each_table_as_the_csv_api_does(sb):
                 own = own_class_rows(await c.download_table(schema, t.name, include_system_columns=True),
                                      t.name)
                 mine = _export_table(exported, model, t.name, own_class_only=True)
-                assert sorted(mine.tuples()) == sorted(own.tuples(mine.columns)), t.name
+                assert mine.columns == own.columns, t.name
+                assert sorted(mine.tuples()) == sorted(own.tuples()), t.name
                 gathered += len(whole) - len(mine)
+            del exported[next(t.name for t in model.data_tables() if model.has_columns(t.name))]
+            assert any(_export_table(exported, model, t.name, own_class_only=False) is None
+                       for t in model.data_tables())  # a table the export lacks is read instead
         return gathered
 
-    subclass_rows = sum(run(compare(s)) for s in ("testCohort", "testNetwork", "umcgStaging"))
+    subclass_rows = sum(run(compare(s)) for s in ("testCohort", "testNetwork", "umcgStaging", "catNetwork"))
     assert subclass_rows > 0  # some parent table did hold rows of its subclasses
 
 
@@ -610,3 +632,35 @@ def test_staging_source_is_read_in_one_export_with_the_same_plan(sb, monkeypatch
     assert table_entries(fallback.build_zip()) == table_entries(by_table.build_zip())
     assert any(isinstance(e, StepLog) and e.level == "warning" and "read one by one" in e.message
                for e in logs)
+    assert any("read one by one" in w for w in fallback.warnings)
+    refuse = False
+
+    # an export that is not a readable ZIP: the same fallback
+    async def corrupt(self, schema, *a, **kw):
+        calls.append((schema, "zip"))
+        data = bytearray(await real_zip(self, schema, *a, **kw))
+        data[40:200] = bytes(160)  # inside the first entry's compressed data
+        return bytes(data)
+
+    monkeypatch.setattr(Emx2Client, "download_zip", corrupt)
+    broken, _ = plan_with(strategy)
+    assert table_entries(broken.build_zip()) == table_entries(by_table.build_zip())
+    assert any("read one by one" in w for w in broken.warnings)
+
+    # a table the export lacks (a server that leaves out what the user may not see) is read
+    # from the server, not taken for empty: its target rows are not planned for deletion
+    async def without_contacts(self, schema, *a, **kw):
+        calls.append((schema, "zip"))
+        import io as _io
+        src = zipfile.ZipFile(_io.BytesIO(await real_zip(self, schema, *a, **kw)))
+        out = _io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            for name in src.namelist():
+                if name != "Contacts.csv":
+                    z.writestr(name, src.read(name))
+        return out.getvalue()
+
+    monkeypatch.setattr(Emx2Client, "download_zip", without_contacts)
+    partial, partial_calls = plan_with(strategy)
+    assert partial_calls.count(("testCohort", "csv")) == 1  # Contacts alone
+    assert partial.counts() == by_table.counts()

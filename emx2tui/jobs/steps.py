@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import zipfile
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
@@ -168,9 +169,10 @@ async def resolve_resource(ctx: JobContext, step: str) -> None:
     if spec.table not in side_model.tables:
         raise StrategyError(f"Schema '{side_schema}' has no table '{spec.table}' to read the resource id from")
     exported = await _exported(ctx) if spec.side == "source" else None
-    if exported is not None:
-        rows = _export_table(exported, side_model, spec.table, own_class_only=True)
-    else:
+    # as the CSV API answers a read of the whole table: with the rows of its subclasses
+    rows = (_export_table(exported, side_model, spec.table, own_class_only=False)
+            if exported is not None else None)
+    if rows is None:
         rows = await side_client.download_table(side_schema, spec.table)
         ctx.resource_rows = (spec.side, spec.table, rows)
     rows = transform.own_class_rows(rows, spec.table)
@@ -292,44 +294,47 @@ async def tables_to_delete(ctx: JobContext) -> str:
 
 
 # ----------------------------------------------------------------------------- reads
-async def _export_source(ctx: JobContext) -> dict[str, str] | None:
-    """The source schema's tables as its ZIP export holds them (table -> CSV text); None when
-    the server does not give the export, and the tables are then read one by one."""
+async def _export_source(ctx: JobContext) -> dict[str, Frame] | None:
+    """The source schema's tables as its ZIP export holds them (table -> rows of its own class,
+    system columns included: some servers leave draft rows out of an export without them).
+    None when the export cannot be had or read: the tables are then read one by one, as they
+    would be without it."""
     try:
-        data = await ctx.source.download_zip(ctx.source_schema)
-    except (ConnectionFailed, AuthError, PermissionDenied, SchemaNotFound):
-        raise
-    except Emx2Error as exc:
-        ctx.log("preflight", f"The ZIP export of '{ctx.source_schema}' failed ({exc}); its tables "
-                             f"are read one by one", "warning")
-        return None
-    try:
-        return table_entries(data)
-    except (zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        ctx.log("preflight", f"The ZIP export of '{ctx.source_schema}' could not be read ({exc}); its "
-                             f"tables are read one by one", "warning")
+        data = await ctx.source.download_zip(ctx.source_schema, include_system_columns=True)
+        return {name: read_frame(text) for name, text in table_entries(data).items()}
+    except (AuthError, PermissionDenied, SchemaNotFound):
+        raise  # the reads one by one would be refused as well
+    except (Emx2Error, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
+            OSError, UnicodeDecodeError, ValueError) as exc:
+        ctx.warn("preflight", f"The ZIP export of source schema '{ctx.source_schema}' could not be "
+                              f"used ({exc}); its tables are read one by one instead.")
         return None
 
 
-async def _exported(ctx: JobContext) -> dict[str, str] | None:
+async def _exported(ctx: JobContext) -> dict[str, Frame] | None:
     return await ctx.source_export if ctx.source_export is not None else None
 
 
-def _export_table(exported: dict[str, str], model: SchemaModel, table: str, *,
-                  own_class_only: bool) -> Frame:
-    """A table's rows from a ZIP export as the CSV API gives them: the export holds each row in
-    the file of its own class, so a parent table gathers its subclasses' rows, under its own
-    columns. A table the export lacks has no rows."""
-    def frame(name: str) -> Frame:
-        text = exported.get(name)
-        return read_frame(text) if text else Frame(model.csv_columns(name))
-
-    own = frame(table)
+def _export_table(exported: dict[str, Frame], model: SchemaModel, table: str, *,
+                  own_class_only: bool) -> Frame | None:
+    """A table's rows from a ZIP export, as the CSV API answers a read of the table: with its
+    system columns, the rows of its own class (`own_class_only`); without them, the rows of its
+    subclasses too, under its own columns (the export files each row under its own class).
+    None when the export lacks the table's file or a subclass's: that table is read instead."""
+    own = exported.get(table)
+    if own is None:
+        return None
     if own_class_only:
         return own
-    subs = [frame(t.name) for t in model.subclasses(table)]
-    subs = [f.select(own.columns) for f in subs if len(f)]
-    return concat([own, *subs]) if subs else own
+    subs = []
+    for t in model.subclasses(table):
+        sub = exported.get(t.name)
+        if sub is None:
+            return None
+        if len(sub):
+            subs.append(sub)
+    columns = [c for c in own.columns if c == "mg_draft" or not c.startswith("mg_")]
+    return concat([own.select(columns), *(f.select(columns) for f in subs)])
 
 
 async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> Frame:
@@ -339,8 +344,9 @@ async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> Frame:
             spec.filter and model.column(spec.table, spec.filter).is_array):
         # (on an array column the server's `equals` matches any item: that read stays its own)
         exported = await ctx.source_export
-        if exported is not None:
-            df = _export_table(exported, model, spec.table, own_class_only=spec.own_class_only)
+        df = (_export_table(exported, model, spec.table, own_class_only=spec.own_class_only)
+              if exported is not None else None)
+        if df is not None:
             return transform.local_filter(df, model, spec, ctx.resource_id)
     read = ctx.resource_rows
     if read is not None and read[:2] == (side, spec.table) and not spec.own_class_only:
