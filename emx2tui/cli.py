@@ -185,6 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return demo_main(args)
         if args.command == "run":
             with loading():
+                from emx2tui.jobs.early import start_reads
+                start_reads(args)  # the first reads leave while the rest is imported
                 from emx2tui.jobs.headless import run_main
             batch_gc()
             return run_main(args)

@@ -79,3 +79,17 @@ def serve_sandbox(log: Path, *args: str) -> Iterator[str]:
 def sandbox_process():
     """`serve_sandbox` for tests: `with sandbox_process(log_path, "--load", "s=dir") as url:`."""
     return serve_sandbox
+
+
+@contextlib.contextmanager
+def cohort_sandbox(models_dir: Path, password: str) -> Iterator[object]:
+    """A sandbox with the reference ontologies, catalogue and one cohort staging area
+    (`testCohort`), signed in as admin with `password`."""
+    from emx2tui.sandbox import server
+
+    load = [("CatalogueOntologies", models_dir / "catalogue-ontologies"),
+            ("catalogue", models_dir / "catalogue"),
+            ("testCohort", models_dir / "cohort-staging")]
+    with server.start_sandbox(port=0, load=[(n, str(p)) for n, p in load],
+                              admin_password=password) as sb:
+        yield sb

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import cohort_sandbox
 
 from emx2tui.cli import build_parser
 from emx2tui.emx2 import csvfmt
@@ -26,11 +27,7 @@ PASSWORD = "Hdl3ss-Secret-Pw"
 
 @pytest.fixture()
 def sandbox(models_dir):
-    load = [("CatalogueOntologies", models_dir / "catalogue-ontologies"),
-            ("catalogue", models_dir / "catalogue"),
-            ("testCohort", models_dir / "cohort-staging")]
-    with server.start_sandbox(port=0, load=[(n, str(p)) for n, p in load],
-                              admin_password=PASSWORD) as sb:
+    with cohort_sandbox(models_dir, PASSWORD) as sb:
         yield sb
 
 

@@ -13,6 +13,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from conftest import cohort_sandbox
 
 from frameedit import with_cell
 
@@ -34,11 +35,7 @@ STRATEGY = "CohortStagingToDataCatalogue"
 
 @pytest.fixture()
 def sandbox(models_dir):
-    load = [("CatalogueOntologies", models_dir / "catalogue-ontologies"),
-            ("catalogue", models_dir / "catalogue"),
-            ("testCohort", models_dir / "cohort-staging")]
-    with server.start_sandbox(port=0, load=[(n, str(p)) for n, p in load],
-                              admin_password=PASSWORD) as sb:
+    with cohort_sandbox(models_dir, PASSWORD) as sb:
         yield sb
 
 

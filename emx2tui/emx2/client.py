@@ -31,6 +31,8 @@ if "httpx" not in sys.modules:
         del sys.modules["httpx._main"]
 import httpx
 
+from emx2tui.emx2 import prefetch
+from emx2tui.emx2.prefetch import DEFAULT_TIMEOUT, default_timeout  # noqa: F401 (re-exported)
 from emx2tui.emx2.errors import (
     AuthError,
     ConnectionFailed,
@@ -50,24 +52,11 @@ log = logging.getLogger(__name__)
 TaskCallback = Callable[[dict], "Awaitable[None] | None"]
 T = TypeVar("T")
 
-_SCHEMA_QUERY = """{ _schema { name settings { key value }
-  tables { name id tableType inheritName inheritSchemaName description label
-    columns { name id columnType key required refSchemaName refTableName refTableId refLinkName
-              refBackName refLabel computed inherited position defaultValue validation visible
-              readonly description label } } } }"""
+_SCHEMA_QUERY = prefetch.SCHEMA_QUERY
 
 TERMINAL_TASK_STATES = {"COMPLETED", "ERROR", "CANCELLED", "SKIPPED"}
 # Answers worth another try for a read: a proxy or server hiccup, not a refusal.
 RETRY_STATUSES = {500, 502, 503, 504}
-DEFAULT_TIMEOUT = 60.0
-
-
-def default_timeout() -> float:
-    """Seconds to wait for an answer: `EMX2TUI_HTTP_TIMEOUT`, or 60."""
-    try:
-        return float(os.environ.get("EMX2TUI_HTTP_TIMEOUT") or DEFAULT_TIMEOUT)
-    except ValueError:
-        return DEFAULT_TIMEOUT
 
 
 @dataclass
@@ -174,11 +163,11 @@ def _error_message(response: httpx.Response) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _tls_context() -> Any:
-    """One verifying TLS context for every client: loading the CA bundle costs about 0.1 s."""
-    return httpx.create_ssl_context(verify=True)
+    """One verifying TLS context for every client: loading the CA bundle costs about 0.1 s (an
+    early read may have loaded it already, while the program was starting)."""
+    return prefetch.tls_context() or httpx.create_ssl_context(verify=True)
 
 
-_PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy"}
 
 
 class _LazyTLSTransport(httpx.AsyncBaseTransport):
@@ -203,8 +192,7 @@ class _LazyTLSTransport(httpx.AsyncBaseTransport):
 
 def _transports(url: str) -> dict[str, Any]:
     """httpx.AsyncClient arguments for the connection pools of a server at `url`."""
-    if url.lower().startswith("http://") and not any(
-            k.lower() in _PROXY_VARIABLES and v for k, v in os.environ.items()):
+    if url.lower().startswith("http://") and not prefetch.proxy_in_environment():
         # plain HTTP and no proxy from the environment (which a given transport would ignore);
         # the default pool serves http:// only (https:// is mounted), so it never makes TLS
         # connections and needs no CA bundle
@@ -311,20 +299,21 @@ class Emx2Client:
         if self._http is None:
             await self.open()
         assert self._http is not None
+        response = await self._early_answer(method, path, kwargs) if prefetch.waiting() else None
         attempt = 0
-        while True:
+        while response is None:
             attempt += 1
             try:
-                response = await self._http.request(method, path, **kwargs)
+                answer = await self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
                 if idempotent and attempt < self.retries:
                     await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
                     continue
                 raise self._transport_error(exc, schema, table) from None
-            if response.status_code in RETRY_STATUSES and idempotent and attempt < self.retries:
+            if answer.status_code in RETRY_STATUSES and idempotent and attempt < self.retries:
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
                 continue
-            break
+            response = answer
         if response.status_code >= 400:
             raise self._http_error(response, schema, table)
         if expect_json:
@@ -335,6 +324,20 @@ class Emx2Client:
                     f"{self.url} answered {path} with {ctype or 'no content type'}, not JSON: it does "
                     f"not look like a MOLGENIS EMX2 server. Check the URL.", schema=schema)
         return response
+
+    async def _early_answer(self, method: str, path: str, kwargs: dict) -> httpx.Response | None:
+        """The answer of an early read of this very request (see `prefetch`), if there was one."""
+        k = prefetch.key(self.url, self.connection.token, method, path, kwargs.get("params"),
+                         kwargs.get("json"))
+        if not prefetch.pending(k):
+            return None
+        got = await asyncio.get_running_loop().run_in_executor(None, prefetch.take, k, self.timeout)
+        if got is None:
+            return None
+        status, ctype, body = got
+        assert self._http is not None
+        return httpx.Response(status, headers={"content-type": ctype}, content=body,
+                              request=self._http.build_request(method, path, **kwargs))
 
     def _transport_error(self, exc: httpx.TransportError, schema: str | None,
                          table: str | None) -> Emx2Error:

@@ -24,6 +24,7 @@ from typing import TextIO
 from emx2tui.emx2.client import Connection, scrub, url_problem
 from emx2tui.emx2.errors import Emx2Error
 from emx2tui.jobs.backup import session_data_dir
+from emx2tui.jobs.early import env, side_settings
 from emx2tui.jobs.events import (STEP_TITLES, Event, PlanReady, RunFinished, ServerTask, StepFinished,
                                  StepLog, StepProgress, StepStarted)
 from emx2tui.jobs.plan import Plan
@@ -101,15 +102,6 @@ class Printer:
 
 
 # ----------------------------------------------------------------------------- configuration
-def _env(name: str) -> str | None:
-    value = os.environ.get(name)
-    return value if value else None
-
-
-def _split(value: str | None) -> list[str]:
-    return [v.strip() for v in (value or "").split(",") if v.strip()]
-
-
 def connections_from(args: argparse.Namespace, side: str) -> list[Connection]:
     """One connection per schema; URLs and schemas may be comma-separated lists (as in the `.env`).
 
@@ -117,11 +109,9 @@ def connections_from(args: argparse.Namespace, side: str) -> list[Connection]:
     credentials are used for each of its servers.
     """
     up = side.upper()
-    urls = _split(getattr(args, f"{side}_url", None) or _env(f"MG_{up}_URL"))
-    schemas = _split(getattr(args, f"{side}_schema", None) or _env(f"MG_{up}_SCHEMA"))
-    token = getattr(args, f"{side}_token", None) or _env(f"MG_{up}_TOKEN")
-    username = _env(f"MG_{up}_USERNAME")
-    password = _env(f"MG_{up}_PASSWORD")
+    urls, schemas, token = side_settings(args, side)
+    username = env(f"MG_{up}_USERNAME")
+    password = env(f"MG_{up}_PASSWORD")
     if token:
         username = password = None
     if not urls:
@@ -174,7 +164,7 @@ def demo_server(args: argparse.Namespace, strategy: Strategy) -> Iterator[None]:
     from emx2tui.sandbox.demo import DEMO
     from emx2tui.sandbox.server import start_sandbox
 
-    given = all(getattr(args, f"{side}_schema", None) or _env(f"MG_{side.upper()}_SCHEMA")
+    given = all(getattr(args, f"{side}_schema", None) or env(f"MG_{side.upper()}_SCHEMA")
                 for side in ("source", "target"))
     if strategy.name not in DEMO_DEFAULTS and not given:
         raise UsageError(
@@ -186,13 +176,13 @@ def demo_server(args: argparse.Namespace, strategy: Strategy) -> Iterator[None]:
         src_key, tgt_key = DEMO_DEFAULTS.get(strategy.name, ("catalogue", "catalogue"))
         for side, key in (("source", src_key), ("target", tgt_key)):
             up = side.upper()
-            if not (getattr(args, f"{side}_url", None) or _env(f"MG_{up}_URL")):
+            if not (getattr(args, f"{side}_url", None) or env(f"MG_{up}_URL")):
                 setattr(args, f"{side}_url", sandbox.url)
-                if not (getattr(args, f"{side}_token", None) or _env(f"MG_{up}_TOKEN")
-                        or _env(f"MG_{up}_USERNAME")):
+                if not (getattr(args, f"{side}_token", None) or env(f"MG_{up}_TOKEN")
+                        or env(f"MG_{up}_USERNAME")):
                     os.environ[f"MG_{up}_USERNAME"] = "admin"
                     os.environ[f"MG_{up}_PASSWORD"] = "admin"
-            if not (getattr(args, f"{side}_schema", None) or _env(f"MG_{up}_SCHEMA")):
+            if not (getattr(args, f"{side}_schema", None) or env(f"MG_{up}_SCHEMA")):
                 setattr(args, f"{side}_schema", str(DEMO[key]))
         yield
 
