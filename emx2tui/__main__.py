@@ -1,3 +1,3 @@
-from emx2tui.cli import main
+from emx2tui.cli import entry
 
-raise SystemExit(main())
+entry()
