@@ -84,11 +84,14 @@ def session_data_dir(prefix: str = "emx2tui-demo-") -> Iterator[Path]:
 
 
 def write_private(path: Path, data: bytes) -> Path:
-    """Write bytes to a new file readable by the owner only (0600), in a 0700 folder."""
+    """Write bytes to a new file readable by the owner only (0600), in a 0700 folder, and to
+    the disk itself before returning (a backup must outlive a crash during the write it guards)."""
     private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
     os.chmod(path, 0o600)
     return path
 
