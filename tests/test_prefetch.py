@@ -168,3 +168,78 @@ def test_a_headless_run_sends_its_first_reads_early(sandbox, token, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "Dry run" in proc.stdout and "early reads left untaken: [] used: 4" in proc.stdout
     assert token not in proc.stdout + proc.stderr
+
+
+@pytest.fixture()
+def hanging_server():
+    """A server that accepts connections and never answers; yields (url, connections seen)."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    seen: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            seen.append(conn)
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", seen
+    stop.set()
+    thread.join(2)
+    for c in seen:
+        c.close()
+    listener.close()
+
+
+def test_an_early_read_that_times_out_counts_as_the_first_try(hanging_server, token):
+    import time
+
+    url, seen = hanging_server
+    assert prefetch.start(url, token, metadata=["catalogue"], timeout=1)
+
+    async def model():
+        async with Emx2Client(Connection(url, "catalogue", token=token), timeout=1, retries=2,
+                              backoff=0.0) as c:
+            return await c.schema_model("catalogue")
+
+    started = time.monotonic()
+    with pytest.raises(ConnectionFailed) as err:
+        asyncio.run(model())
+    took = time.monotonic() - started
+    assert "did not answer in time" in str(err.value)
+    assert len(seen) == 2 and 1.5 < took < 2.8  # two tries in all, as without the early read
+
+
+def test_waiting_for_an_early_read_can_be_cancelled(hanging_server, token):
+    import time
+
+    url, _ = hanging_server
+    assert prefetch.start(url, token, metadata=["catalogue"], timeout=30)
+
+    async def main():
+        async with Emx2Client(Connection(url, "catalogue", token=token)) as c:
+            task = asyncio.ensure_future(c.schema_model("catalogue"))
+            await asyncio.sleep(0.3)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    started = time.monotonic()
+    asyncio.run(main())
+    assert time.monotonic() - started < 3  # not the early read's 30 s
+
+
+def test_referred_schema_names_are_read_as_json_strings():
+    assert prefetch._json_string("Ontologieën".encode()) == "Ontologieën"
+    assert prefetch._json_string(rb"Ontologie\u00ebn") == "Ontologieën"
+    assert prefetch._json_string(rb'say \"hi\"') == 'say "hi"'

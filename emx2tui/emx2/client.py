@@ -299,8 +299,12 @@ class Emx2Client:
         if self._http is None:
             await self.open()
         assert self._http is not None
-        response = await self._early_answer(method, path, kwargs) if prefetch.waiting() else None
+        response, early_failed = (await self._early_answer(method, path, kwargs)
+                                  if prefetch.waiting() else (None, False))
         attempt = 0
+        if early_failed and idempotent and self.retries > 1:
+            attempt = 1  # the early read was the first try
+            await asyncio.sleep(self.backoff)
         while response is None:
             attempt += 1
             try:
@@ -325,19 +329,35 @@ class Emx2Client:
                     f"not look like a MOLGENIS EMX2 server. Check the URL.", schema=schema)
         return response
 
-    async def _early_answer(self, method: str, path: str, kwargs: dict) -> httpx.Response | None:
-        """The answer of an early read of this very request (see `prefetch`), if there was one."""
+    async def _early_answer(self, method: str, path: str, kwargs: dict
+                            ) -> tuple[httpx.Response | None, bool]:
+        """(the answer of an early read of this very request, whether one was tried and got no
+        answer at all) — see `prefetch`. The read is waited for here, not started again: it
+        counts as the request's first try."""
         k = prefetch.key(self.url, self.connection.token, method, path, kwargs.get("params"),
                          kwargs.get("json"))
-        if not prefetch.pending(k):
-            return None
-        got = await asyncio.get_running_loop().run_in_executor(None, prefetch.take, k, self.timeout)
+        read = prefetch.claim(k) if prefetch.pending(k) else None
+        if read is None:
+            return None, False
+        if not read.done.is_set():
+            loop = asyncio.get_running_loop()
+            ended = loop.create_future()
+
+            def wake() -> None:
+                try:
+                    loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))
+                except RuntimeError:  # the loop has ended: nobody waits any more
+                    pass
+
+            read.when_done(wake)
+            await ended  # cancellable: nothing here waits on a thread
+        got = prefetch.answer_of(read)
         if got is None:
-            return None
+            return None, read.failed
         status, ctype, body = got
         assert self._http is not None
         return httpx.Response(status, headers={"content-type": ctype}, content=body,
-                              request=self._http.build_request(method, path, **kwargs))
+                              request=self._http.build_request(method, path, **kwargs)), False
 
     def _transport_error(self, exc: httpx.TransportError, schema: str | None,
                          table: str | None) -> Emx2Error:

@@ -55,11 +55,36 @@ Key = tuple[str, str, str, str, str]
 
 
 class _Read:
-    __slots__ = ("answer", "done")
+    """One early read: its answer once it came, or `failed` when none came (no connection,
+    a timeout); whoever waits for it is called back when it ends."""
+
+    __slots__ = ("answer", "done", "failed", "_callbacks")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.answer: tuple[int, str, bytes] | None = None
+        self.failed = False
+        self._callbacks: list = []
+
+    def finish(self) -> None:
+        with _lock:
+            if self.done.is_set():
+                return
+            self.done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a waiter that has gone away
+                pass
+
+    def when_done(self, callback) -> None:
+        """Call `callback` (from the reading thread) when the read ends; now if it has."""
+        with _lock:
+            if not self.done.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
 
 
 _reads: dict[Key, _Read] = {}
@@ -84,13 +109,14 @@ def pending(k: Key) -> bool:
     return k in _reads
 
 
-def take(k: Key, timeout: float | None) -> tuple[int, str, bytes] | None:
-    """(status, content type, body) of an early read of this request (waiting for it), once;
-    None when there was none or it failed."""
+def claim(k: Key) -> _Read | None:
+    """The early read of this request, for the one caller that takes it (None when there is none)."""
     with _lock:
-        read = _reads.pop(k, None)
-    if read is None or not read.done.wait(timeout):
-        return None
+        return _reads.pop(k, None)
+
+
+def answer_of(read: _Read) -> tuple[int, str, bytes] | None:
+    """(status, content type, body) of an ended early read that was answered with 200."""
     answer = read.answer
     if answer is None or answer[0] != 200:
         return None
@@ -98,6 +124,14 @@ def take(k: Key, timeout: float | None) -> tuple[int, str, bytes] | None:
     with _lock:
         used += 1
     return answer
+
+
+def take(k: Key, timeout: float | None) -> tuple[int, str, bytes] | None:
+    """As `claim` and `answer_of`, waiting for the read on this thread."""
+    read = claim(k)
+    if read is None or not read.done.wait(timeout):
+        return None
+    return answer_of(read)
 
 
 def tls_context() -> Any:
@@ -143,7 +177,16 @@ def _send(conn: http.client.HTTPConnection, url: str, token: str, k: Key, read: 
         return data if response.status == 200 else None
     except Exception:  # noqa: BLE001 - the client asks again and reports what goes wrong
         conn.close()
+        read.failed = True
         return None
+
+
+def _json_string(raw: bytes) -> str:
+    """A JSON string's content (escapes or raw UTF-8) as text."""
+    try:
+        return json.loads(b'"' + raw + b'"')
+    except ValueError:
+        return ""
 
 
 def _metadata_key(url: str, token: str, schema: str) -> Key:
@@ -161,16 +204,16 @@ def _metadata(conn: http.client.HTTPConnection, url: str, token: str, schema: st
     referred: list[tuple[str, _Read]] = []
     if follow and data:
         # claimed before this answer is given out: the client then waits for these too
-        for other in sorted({m.decode("unicode_escape") for m in _REFERRED.findall(data)} - {schema}):
+        for other in sorted({_json_string(m) for m in _REFERRED.findall(data)} - {schema}):
             claimed = _claim(_metadata_key(url, token, other))
             if claimed is not None:
                 referred.append((other, claimed))
-    read.done.set()
+    read.finish()
     for other, claimed in referred:
         try:
             _metadata(conn, url, token, other, claimed, follow=False)
         finally:
-            claimed.done.set()
+            claimed.finish()
 
 
 def _tls_loader() -> None:
@@ -213,9 +256,9 @@ def start(url: str, token: str | None, *, metadata: list[str], exports: list[str
             conn = _connection(url, timeout)
             one(conn)
         except Exception:  # noqa: BLE001 - what was not answered, the client asks again
-            pass
+            read.failed = True
         finally:
-            read.done.set()
+            read.finish()
             if conn is not None:
                 conn.close()
 
