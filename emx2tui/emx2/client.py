@@ -32,7 +32,7 @@ if "httpx" not in sys.modules:
 import httpx
 
 from emx2tui.emx2 import prefetch
-from emx2tui.emx2.prefetch import DEFAULT_TIMEOUT, default_timeout  # noqa: F401 (re-exported)
+from emx2tui.emx2.prefetch import default_timeout
 from emx2tui.emx2.errors import (
     AuthError,
     ConnectionFailed,
@@ -166,8 +166,6 @@ def _tls_context() -> Any:
     """One verifying TLS context for every client: loading the CA bundle costs about 0.1 s (an
     early read may have loaded it already, while the program was starting)."""
     return prefetch.tls_context() or httpx.create_ssl_context(verify=True)
-
-
 
 
 class _LazyTLSTransport(httpx.AsyncBaseTransport):
@@ -336,7 +334,7 @@ class Emx2Client:
         counts as the request's first try."""
         k = prefetch.key(self.url, self.connection.token, method, path, kwargs.get("params"),
                          kwargs.get("json"))
-        read = prefetch.claim(k) if prefetch.pending(k) else None
+        read = prefetch.claim(k)
         if read is None:
             return None, False
         if not read.done.is_set():

@@ -126,14 +126,6 @@ def answer_of(read: _Read) -> tuple[int, str, bytes] | None:
     return answer
 
 
-def take(k: Key, timeout: float | None) -> tuple[int, str, bytes] | None:
-    """As `claim` and `answer_of`, waiting for the read on this thread."""
-    read = claim(k)
-    if read is None or not read.done.wait(timeout):
-        return None
-    return answer_of(read)
-
-
 def tls_context() -> Any:
     """The verifying TLS context an early read made (waiting for it), or None."""
     done = _tls.get("done")
@@ -143,7 +135,8 @@ def tls_context() -> Any:
     return _tls.get("context")
 
 
-def _claim(k: Key) -> _Read | None:
+def _register(k: Key) -> _Read | None:
+    """A new early read of this request (None when one is under way already)."""
     with _lock:
         if k in _reads:
             return None
@@ -205,7 +198,7 @@ def _metadata(conn: http.client.HTTPConnection, url: str, token: str, schema: st
     if follow and data:
         # claimed before this answer is given out: the client then waits for these too
         for other in sorted({_json_string(m) for m in _REFERRED.findall(data)} - {schema}):
-            claimed = _claim(_metadata_key(url, token, other))
+            claimed = _register(_metadata_key(url, token, other))
             if claimed is not None:
                 referred.append((other, claimed))
     read.finish()
@@ -240,12 +233,12 @@ def start(url: str, token: str | None, *, metadata: list[str], exports: list[str
         threading.Thread(target=_tls_loader, name="emx2tui-tls", daemon=True).start()
     work = []
     for schema in dict.fromkeys(exports):
-        read = _claim(_export_key(url, token, schema))
+        read = _register(_export_key(url, token, schema))
         if read is not None:
             work.append((read, lambda conn, s=schema, r=read: _send(
                 conn, url, token, _export_key(url, token, s), r, "GET", None)))
     for schema in dict.fromkeys(metadata):
-        read = _claim(_metadata_key(url, token, schema))
+        read = _register(_metadata_key(url, token, schema))
         if read is not None:
             work.append((read, lambda conn, s=schema, r=read: _metadata(conn, url, token, s, r,
                                                                       follow=True)))

@@ -44,8 +44,8 @@ def start_reads(args: argparse.Namespace) -> bool:
         return False
     if strategy is None:
         return False
-    (source_urls, source_schemas, source_token) = side_settings(args, "source")
-    (target_urls, target_schemas, target_token) = side_settings(args, "target")
+    source_urls, source_schemas, source_token = side_settings(args, "source")
+    target_urls, target_schemas, target_token = side_settings(args, "target")
     source = (source_schemas or [strategy.source_model.default_schema])[0]
     target = (target_schemas or [strategy.target_model.default_schema])[0]
     if not (source_urls and target_urls and source and target):

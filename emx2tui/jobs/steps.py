@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, flatten_subtasks
-from emx2tui.emx2.errors import (AuthError, ConnectionFailed, Emx2Error, ModelError, PermissionDenied,
+from emx2tui.emx2.errors import (AuthError, Emx2Error, ModelError, PermissionDenied,
                                  SchemaNotFound)
 from emx2tui.emx2.frames import Frame, concat, empty_frame, read_frame, write_frame
 from emx2tui.emx2.model import SchemaModel
@@ -78,8 +78,8 @@ class JobContext:
     # (side, table, rows): the whole table the resource id was read from; a later read of that
     # table on that side filters these rows instead of asking the server again
     resource_rows: tuple[str, str, Frame] | None = None
-    # the source schema's ZIP export (table -> CSV text), when the strategy reads the source
-    # whole; started with the metadata queries
+    # the source schema's ZIP export (table -> its own rows), when the strategy reads the
+    # source whole; started with the metadata queries
     source_export: asyncio.Future | None = None
     task_id: str | None = None  # the server's id of the import task, once it accepted it
 
@@ -304,7 +304,7 @@ async def _export_source(ctx: JobContext) -> dict[str, Frame] | None:
         return {name: read_frame(text) for name, text in table_entries(data).items()}
     except (AuthError, PermissionDenied, SchemaNotFound):
         raise  # the reads one by one would be refused as well
-    except (Emx2Error, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, EOFError,
+    except (Emx2Error, zipfile.BadZipFile, zlib.error, RuntimeError, EOFError,
             OSError, UnicodeDecodeError, ValueError) as exc:
         ctx.warn("preflight", f"The ZIP export of source schema '{ctx.source_schema}' could not be "
                               f"used ({exc}); its tables are read one by one instead.")
