@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import io
 import json
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import cohort_sandbox
 
-from emx2tui.cli import build_parser
+from emx2tui.cli import build_parser, loading
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Connection, Emx2Client
 from emx2tui.emx2.zipfmt import table_entries
@@ -305,3 +306,16 @@ def test_one_ctrl_c_at_the_delete_question_ends_the_run(tmp_path):
         except (ProcessLookupError, ChildProcessError):
             pass
         os.close(fd)
+
+
+def test_loading_leaves_what_it_loaded_out_of_the_collectors_passes():
+    """Objects made while loading are frozen (the first pass after it has nothing of them to
+    walk), and the collector is back on afterwards."""
+    assert gc.isenabled()
+    before = gc.get_freeze_count()
+    with loading():
+        assert not gc.isenabled()
+        made = [[i] for i in range(5000)]
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= before + len(made)
+    gc.unfreeze()
