@@ -8,10 +8,11 @@ the file: it comes from the target schema's metadata.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 from emx2tui.emx2.model import SchemaModel
@@ -385,13 +386,16 @@ def _parse_strategy(data: dict, where: str, path: str | None) -> Strategy:
     return strategy
 
 
-def _builtin_files() -> list[tuple[str, str]]:
-    folder = resources.files("emx2tui.jobs") / "strategies"
-    out = []
-    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".toml"):
-            out.append((f"emx2tui/jobs/strategies/{entry.name}", entry.read_text(encoding="utf-8")))
-    return out
+_BUILTIN = os.path.join(os.path.dirname(__file__), "strategies")  # installed with the package
+
+
+def _builtin_files() -> Iterator[tuple[str, str]]:
+    """(path shown to users, text) of each built-in strategy file, in name order; each file is
+    read only when the caller gets to it."""
+    for name in sorted(os.listdir(_BUILTIN)):
+        if name.endswith(".toml"):
+            with open(os.path.join(_BUILTIN, name), encoding="utf-8") as f:
+                yield f"emx2tui/jobs/strategies/{name}", f.read()
 
 
 def list_strategies(extra_dirs: list[Path] | None = None) -> list[Strategy]:
