@@ -53,11 +53,18 @@ class SandboxServer:
         self._gql_lock = threading.Lock()
 
     def warm(self, user: str = "admin") -> None:
-        """Build the GraphQL API of every schema for `user` now, as a running EMX2 server has it
-        built already, so that the first query of a client does not pay for it."""
+        """Build the GraphQL API of every schema for `user` now, and work out each table's
+        storage layout and CSV columns, as a running EMX2 server has its metadata loaded
+        already, so that the first request of a client does not pay for it."""
         self.graphql_schema(None, user)
         for name in self.store.schema_names():
             self.graphql_schema(name, user)
+            model = self.store.model(name)
+            for table in model.tables:
+                if model.has_columns(table):
+                    self.store.layout(name, table)
+                    transfer.csv_header(self.store, name, table, system=True)
+                    model.references(table)
 
     def graphql_schema(self, schema: str | None, user: str):
         anonymous = user == ANONYMOUS
