@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _WS = re.compile(r"\s+")
 
 
+# a model's few hundred names are turned into identifiers over and over (every filter, every
+# answer): each is worked out once
+@functools.lru_cache(maxsize=8192)
 def table_id(name: str) -> str:
     """PascalCase identifier of a table name (`Collection events` -> `CollectionEvents`)."""
     words = [w for w in _WS.split(name.strip()) if w]
     return "".join(w[0].upper() + w[1:] for w in words)
 
 
+@functools.lru_cache(maxsize=8192)
 def column_id(name: str) -> str:
     """camelCase identifier of a column name (`first name` -> `firstName`, `ID` -> `iD`)."""
     words = [w for w in _WS.split(name.strip()) if w]

@@ -168,12 +168,19 @@ def refback_values(store: Store, schema: str, table: str, colname: str,
             params = first
     sql = (f"SELECT {', '.join(exprs)}, {', '.join('s.' + q(k) for k in shown)} FROM {q(tlay.phys)} s"
            f"{', ' + froms if froms else ''} WHERE {' AND '.join(where)}")
+    at = {k: i for i, k in enumerate(target_order)}  # (the last part naming a key column wins)
+    key_at = [at.get(k) for k in lay.key]
+    n = len(parts)
     out: dict[tuple, list[str]] = {}
     with store.lock:
         for r in store.conn.execute(sql, params):
-            tk = dict(zip(target_order, r[:len(parts)]))
-            key = tuple(tk.get(k) for k in lay.key)
-            out.setdefault(key, []).append(",".join(str(v) for v in r[len(parts):] if v is not None))
+            key = tuple([None if i is None else r[i] for i in key_at])
+            text = ",".join([str(v) for v in r[n:] if v is not None])
+            found = out.get(key)
+            if found is None:
+                out[key] = [text]
+            else:
+                found.append(text)
     return out
 
 
