@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 
 from emx2tui.emx2 import csvfmt
 from emx2tui.emx2.client import Emx2Client, flatten_subtasks
-from emx2tui.emx2.errors import (AuthError, Emx2Error, ModelError, PermissionDenied,
-                                 SchemaNotFound)
+from emx2tui.emx2.errors import (AuthError, CsvFormatError, Emx2Error, ModelError,
+                                 PermissionDenied, SchemaNotFound)
 from emx2tui.emx2.frames import Frame, concat, empty_frame, read_frame, write_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.zipfmt import build_zip, read_files, table_entries
@@ -294,14 +294,43 @@ async def tables_to_delete(ctx: JobContext) -> str:
 
 
 # ----------------------------------------------------------------------------- reads
-async def _export_source(ctx: JobContext) -> dict[str, Frame] | None:
+class ExportedTables:
+    """The tables of a source's ZIP export, each parsed when it is first asked for.
+
+    The plan asks for the resource table at once and for the others as it reads them (between
+    the target's answers, while the server works): the export's CSV is not parsed in one block
+    before the first target read can leave. A table whose CSV cannot be read is noted in
+    `unreadable` and counts as missing: it is then read from the server on its own.
+    """
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        self._texts = texts
+        self._frames: dict[str, Frame] = {}
+        self.unreadable: dict[str, str] = {}  # table -> why its CSV could not be read
+
+    def get(self, table: str) -> Frame | None:
+        frame = self._frames.get(table)
+        if frame is None:
+            text = self._texts.pop(table, None)
+            if text is None:
+                return None
+            try:
+                frame = read_frame(text)
+            except CsvFormatError as exc:
+                self.unreadable[table] = exc.message
+                return None
+            self._frames[table] = frame
+        return frame
+
+
+async def _export_source(ctx: JobContext) -> ExportedTables | None:
     """The source schema's tables as its ZIP export holds them (table -> rows of its own class,
     system columns included: some servers leave draft rows out of an export without them).
-    None when the export cannot be had or read: the tables are then read one by one, as they
-    would be without it."""
+    None when the export cannot be had or unpacked: the tables are then read one by one, as
+    they would be without it."""
     try:
         data = await ctx.source.download_zip(ctx.source_schema, include_system_columns=True)
-        return {name: read_frame(text) for name, text in table_entries(data).items()}
+        return ExportedTables(table_entries(data))
     except (AuthError, PermissionDenied, SchemaNotFound):
         raise  # the reads one by one would be refused as well
     except (Emx2Error, zipfile.BadZipFile, zlib.error, RuntimeError, EOFError,
@@ -311,16 +340,17 @@ async def _export_source(ctx: JobContext) -> dict[str, Frame] | None:
         return None
 
 
-async def _exported(ctx: JobContext) -> dict[str, Frame] | None:
+async def _exported(ctx: JobContext) -> ExportedTables | None:
     return await ctx.source_export if ctx.source_export is not None else None
 
 
-def _export_table(exported: dict[str, Frame], model: SchemaModel, table: str, *,
+def _export_table(exported: ExportedTables, model: SchemaModel, table: str, *,
                   own_class_only: bool) -> Frame | None:
     """A table's rows from a ZIP export, as the CSV API answers a read of the table: with its
     system columns, the rows of its own class (`own_class_only`); without them, the rows of its
     subclasses too, under its own columns (the export files each row under its own class).
-    None when the export lacks the table's file or a subclass's: that table is read instead."""
+    None when the export lacks the table's file or a subclass's (or cannot read one): that
+    table is read instead."""
     own = exported.get(table)
     if own is None:
         return None
@@ -337,17 +367,30 @@ def _export_table(exported: dict[str, Frame], model: SchemaModel, table: str, *,
     return concat([own.select(columns), *(f.select(columns) for f in subs)])
 
 
+def _exported_rows(ctx: JobContext, spec: TableSpec, exported: ExportedTables | None) -> Frame | None:
+    """The source rows of X in `spec`'s table, from the export; None when they must be read."""
+    if exported is None or (spec.filter and ctx.src.column(spec.table, spec.filter).is_array):
+        # (on an array column the server's `equals` matches any item: that read stays its own)
+        return None
+    df = _export_table(exported, ctx.src, spec.table, own_class_only=spec.own_class_only)
+    if df is None:
+        bad = [f"{t}: {exported.unreadable.pop(t)}" for t in [spec.table, *(
+            c.name for c in ctx.src.subclasses(spec.table))] if t in exported.unreadable]
+        if bad:
+            ctx.warn("download", f"The ZIP export of source schema '{ctx.source_schema}' holds a "
+                                 f"table that could not be read ({'; '.join(bad)}); {spec.table} "
+                                 f"is read one by one instead.")
+        return None
+    return transform.local_filter(df, ctx.src, spec, ctx.resource_id)
+
+
 async def _fetch(ctx: JobContext, side: str, spec: TableSpec) -> Frame:
     client, schema, model = ((ctx.source, ctx.source_schema, ctx.src) if side == "source"
                              else (ctx.target, ctx.target_schema, ctx.tgt))
-    if side == "source" and ctx.source_export is not None and not (
-            spec.filter and model.column(spec.table, spec.filter).is_array):
-        # (on an array column the server's `equals` matches any item: that read stays its own)
-        exported = await ctx.source_export
-        df = (_export_table(exported, model, spec.table, own_class_only=spec.own_class_only)
-              if exported is not None else None)
+    if side == "source" and ctx.source_export is not None:
+        df = _exported_rows(ctx, spec, await ctx.source_export)
         if df is not None:
-            return transform.local_filter(df, model, spec, ctx.resource_id)
+            return df
     read = ctx.resource_rows
     if read is not None and read[:2] == (side, spec.table) and not spec.own_class_only:
         return transform.local_filter(read[2], model, spec, ctx.resource_id)
@@ -375,24 +418,46 @@ def _plan_reads(ctx: JobContext) -> dict[tuple[str, str], Frame]:
 READ_AHEAD = 4  # filtered reads in flight at once
 
 
-def _start_read(ctx: JobContext, side: str, spec: TableSpec) -> asyncio.Future:
+def _start_read(ctx: JobContext, side: str, spec: TableSpec,
+                after: asyncio.Future | None = None) -> asyncio.Future:
+    """Start one read. A source table the export holds is picked from it without waiting for a
+    place among the server reads, once `after` (a server read under way) has its answer: the
+    export is parsed table by table between the server's answers, while it works on the next
+    ones, not before the first of them leaves."""
     if ctx.read_gate is None:
         ctx.read_gate = asyncio.Semaphore(READ_AHEAD)
     gate = ctx.read_gate
 
     async def one() -> Frame:
+        if side == "source" and ctx.source_export is not None:
+            exported = await ctx.source_export
+            if after is not None and not after.done():
+                await asyncio.wait([after])
+            df = _exported_rows(ctx, spec, exported)
+            if df is not None:
+                return df
         async with gate:
             return await _fetch(ctx, side, spec)
 
     return asyncio.ensure_future(one())
 
 
-def read_ahead(ctx: JobContext, reads: list[tuple[str, TableSpec]]) -> None:
-    """Start reads a later step consumes (through `_fetch_in_order`), behind those under way."""
+def _paced(pace: list[asyncio.Future], k: int) -> asyncio.Future | None:
+    return pace[min(k, len(pace) - 1)] if pace else None
+
+
+def read_ahead(ctx: JobContext, reads: list[tuple[str, TableSpec]],
+               pace: list[asyncio.Future] = ()) -> None:
+    """Start reads a later step consumes (through `_fetch_in_order`), behind those under way;
+    the k-th source read waits for the k-th of `pace` (see `_start_read`)."""
+    pace, k = list(pace), 0
     for side, spec in reads:
         key = (side, spec.table, id(spec))
         if key not in ctx.ahead:
-            ctx.ahead[key] = _start_read(ctx, side, spec)
+            after = None
+            if side == "source":
+                after, k = _paced(pace, k), k + 1
+            ctx.ahead[key] = _start_read(ctx, side, spec, after)
 
 
 async def cancel_reads_ahead(ctx: JobContext) -> None:
@@ -416,9 +481,17 @@ async def _fetch_in_order(ctx: JobContext, reads: list[tuple[str, TableSpec]],
     and the parsing of the previous answer overlap. Reads not consumed are cancelled. Reads
     `read_ahead` started are taken over; `then` are started ahead for a later step, behind these.
     """
-    tasks = [ctx.ahead.pop((side, spec.table, id(spec)), None) or _start_read(ctx, side, spec)
-             for side, spec in reads]
-    read_ahead(ctx, list(then))
+    tasks: list[asyncio.Future | None] = [ctx.ahead.pop((side, spec.table, id(spec)), None)
+                                          for side, spec in reads]
+    for i, (side, spec) in enumerate(reads):  # the server's reads first
+        if tasks[i] is None and side != "source":
+            tasks[i] = _start_read(ctx, side, spec)
+    pace = [t for (side, _), t in zip(reads, tasks) if side != "source" and t is not None]
+    k = 0
+    for i, (side, spec) in enumerate(reads):
+        if tasks[i] is None:
+            tasks[i], k = _start_read(ctx, side, spec, _paced(pace, k)), k + 1
+    read_ahead(ctx, list(then), pace)
     try:
         for i, task in enumerate(tasks):
             ctx.check_cancel()
