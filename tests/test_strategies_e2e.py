@@ -647,20 +647,23 @@ def test_staging_source_is_read_in_one_export_with_the_same_plan(sb, monkeypatch
     assert table_entries(broken.build_zip()) == table_entries(by_table.build_zip())
     assert any("read one by one" in w for w in broken.warnings)
 
+    def contacts_entry(change):
+        """An export whose Contacts.csv is changed by `change` (None: left out)."""
+        async def export(self, schema, *a, **kw):
+            calls.append((schema, "zip"))
+            src = zipfile.ZipFile(io.BytesIO(await real_zip(self, schema, *a, **kw)))
+            out = io.BytesIO()
+            with zipfile.ZipFile(out, "w") as z:
+                for name in src.namelist():
+                    data = src.read(name) if name != "Contacts.csv" else change(src.read(name))
+                    if data is not None:
+                        z.writestr(name, data)
+            return out.getvalue()
+        return export
+
     # a table the export lacks (a server that leaves out what the user may not see) is read
     # from the server, not taken for empty: its target rows are not planned for deletion
-    async def without_contacts(self, schema, *a, **kw):
-        calls.append((schema, "zip"))
-        import io as _io
-        src = zipfile.ZipFile(_io.BytesIO(await real_zip(self, schema, *a, **kw)))
-        out = _io.BytesIO()
-        with zipfile.ZipFile(out, "w") as z:
-            for name in src.namelist():
-                if name != "Contacts.csv":
-                    z.writestr(name, src.read(name))
-        return out.getvalue()
-
-    monkeypatch.setattr(Emx2Client, "download_zip", without_contacts)
+    monkeypatch.setattr(Emx2Client, "download_zip", contacts_entry(lambda data: None))
     partial, partial_calls = plan_with(strategy)
     assert partial_calls.count(("testCohort", "csv")) == 1  # Contacts alone
     assert partial.counts() == by_table.counts()
@@ -668,18 +671,7 @@ def test_staging_source_is_read_in_one_export_with_the_same_plan(sb, monkeypatch
     # a table whose CSV in the export cannot be read (cut off inside a quoted cell) is read from
     # the server on its own, with a warning that names it; the other tables still come from the
     # export, and the plan is the same
-    async def contacts_cut_off(self, schema, *a, **kw):
-        calls.append((schema, "zip"))
-        import io as _io
-        src = zipfile.ZipFile(_io.BytesIO(await real_zip(self, schema, *a, **kw)))
-        out = _io.BytesIO()
-        with zipfile.ZipFile(out, "w") as z:
-            for name in src.namelist():
-                data = src.read(name)
-                z.writestr(name, data + b'\n"never closed,' if name == "Contacts.csv" else data)
-        return out.getvalue()
-
-    monkeypatch.setattr(Emx2Client, "download_zip", contacts_cut_off)
+    monkeypatch.setattr(Emx2Client, "download_zip", contacts_entry(lambda data: data + b'\n"never closed,'))
     cut, cut_calls = plan_with(strategy)
     assert cut_calls.count(("testCohort", "csv")) == 1  # Contacts alone
     assert cut.counts() == by_table.counts()
