@@ -125,11 +125,35 @@ def test_metadata_answer_is_the_executors(sandbox, query):
     for schema in ("catalogue", "testCohort", "CatalogueOntologies"):
         gschema = sandbox.server.graphql_schema(schema, "admin")
         ctx = Ctx(server=sandbox.server, user="admin", schema=schema, session=None)
-        fast = _projected_meta(gschema, parse(query), ctx)
+        fast = _projected_meta(gschema, query, parse(query), ctx)
         slow = graphql_sync(gschema, query, context_value=ctx)
         assert fast is not None and not slow.errors
         assert json.dumps(fast) == json.dumps({"data": drop_nulls(slow.data)})
         assert len(json.dumps(fast)) > 1000
+
+
+def test_a_query_checked_once_is_checked_again_after_the_model_changes(models_dir):
+    """Queries are parsed and checked once per API; dropping a column builds a new API, so the
+    same query, valid before, is refused after, in graphql-java's words."""
+    query = "{ Contacts { firstName initials } }"
+    with start_sandbox(load=[f"CatalogueOntologies={models_dir / 'catalogue-ontologies'}",
+                             f"catalogue={models_dir / 'catalogue'}",
+                             f"testCohort={models_dir / 'cohort-staging'}"]) as handle:
+        with httpx.Client(base_url=handle.url, timeout=30) as client:
+            gql(client, "/api/graphql", SIGNIN, {"e": "admin", "p": "admin"})
+            first = gql(client, "/testCohort/graphql", query)
+            again = gql(client, "/testCohort/graphql", query)
+            assert first == again and len(first["data"]["Contacts"]) > 0
+            r = client.post("/testCohort/api/csv", content="tableName,columnName,drop\n"
+                                                           "Contacts,initials,true\n")
+            assert r.status_code == 200, r.text
+            refused = gql(client, "/testCohort/graphql", query, status=400)
+            assert refused["errors"][0]["message"] == (
+                "Validation error (FieldUndefined@[Contacts/initials]) : Field 'initials' in type "
+                "'Contacts' is undefined")
+            # a query that was never valid is refused each time it is asked
+            for _ in range(2):
+                gql(client, "/testCohort/graphql", "{ Contacts { nosuch } }", status=400)
 
 
 def test_anonymous_sees_only_ontologies(sandbox):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -12,8 +13,8 @@ from pathlib import Path
 
 from graphql import (FieldNode, GraphQLBoolean, GraphQLEnumType, GraphQLError, GraphQLID,
                      GraphQLList, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType,
-                     GraphQLString, OperationDefinitionNode, OperationType, get_operation_ast,
-                     graphql_sync, parse, validate, validate_schema)
+                     GraphQLString, OperationDefinitionNode, OperationType, execute_sync,
+                     get_operation_ast, parse, validate, validate_schema)
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -151,7 +152,7 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
                  query: str, variables: dict | None, get: bool) -> tuple[int, dict, Ctx]:
     ctx = Ctx(server=server, user=user, schema=schema, session=sid)
     try:
-        doc = parse(query)
+        doc = _parsed(query)
     except GraphQLError as exc:
         return 400, {"errors": [{"message": exc.message}]}, ctx
     op = get_operation_ast(doc)
@@ -171,13 +172,16 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
             hit = server._meta_answers.get(meta_key)
         if hit is not None:
             return 200, hit, ctx
-        payload = _projected_meta(gschema, doc, ctx)
+        payload = _projected_meta(gschema, query, doc, ctx)
         if payload is not None:
             _keep_meta_answer(server, meta_key, payload)
             return 200, payload, ctx
-    result = graphql_sync(gschema, query, variable_values=variables, context_value=ctx)
-    if result.errors:
-        err = result.errors[0]
+    invalid = _validation_errors(gschema, query, doc)
+    result = None if invalid else execute_sync(gschema, doc, variable_values=variables,
+                                               context_value=ctx)
+    errors = invalid or result.errors
+    if errors:
+        err = errors[0]
         orig = err.original_error
         if orig is not None and not isinstance(orig, GraphQLError):
             msg = getattr(orig, "message", None) or str(orig)
@@ -191,6 +195,28 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
     if meta_key is not None:
         _keep_meta_answer(server, meta_key, payload)
     return 200, payload, ctx
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(query: str):
+    """A query's document, parsed once: clients send the same few queries over and over (a
+    task poll, a session check), and executing a document does not change it."""
+    return parse(query)
+
+
+def _validation_errors(gschema, query: str, doc) -> list[GraphQLError]:
+    """What is wrong with `doc` against `gschema`; a query found valid is remembered on the
+    schema (a model change builds a new one), since checking it is most of answering a small
+    query."""
+    valid: set[str] | None = getattr(gschema, "emx2tui_valid_queries", None)
+    if valid is None:
+        valid = gschema.emx2tui_valid_queries = set()
+    if query in valid:
+        return []
+    errors = validate(gschema, doc)
+    if not errors and len(valid) < 512:
+        valid.add(query)
+    return errors
 
 
 def _keep_meta_answer(server, meta_key: tuple, payload: dict) -> None:
@@ -211,7 +237,7 @@ class _ResolveInfo:
         self.context = context
 
 
-def _projected_meta(gschema, doc, ctx: Ctx) -> dict | None:
+def _projected_meta(gschema, query: str, doc, ctx: Ctx) -> dict | None:
     """The answer to a valid `_schema`-only query, projected from the metadata dict its resolver
     returns along the query's fields, each leaf through its type's serialiser and null fields
     left out: what graphql-core's executor gives (default resolvers read dict keys) after
@@ -219,7 +245,7 @@ def _projected_meta(gschema, doc, ctx: Ctx) -> dict | None:
     executor: errors, arguments, directives, fragments, field resolvers, or a null where the type
     forbids one."""
     try:
-        if validate(gschema, doc):
+        if _validation_errors(gschema, query, doc):
             return None
         top = doc.definitions[0].selection_set.selections[0]
         if top.arguments or top.directives or doc.definitions[0].variable_definitions:
@@ -339,7 +365,7 @@ def _field_path(doc, target) -> str:
             return
         if isinstance(node, FieldNode):
             stack.append(node.name.value)
-            # graphql_sync parses the query again: its error nodes are found by their position
+            # an error's node is the document's own, or one of a copy at the same position
             if node is target or (node.loc is not None and target.loc is not None
                                   and node.loc.start == target.loc.start):
                 found.extend(stack)
