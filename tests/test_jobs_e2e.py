@@ -283,6 +283,32 @@ def test_plan_outdated_when_target_changes(sandbox):
     assert run(export(sandbox, "catalogue")) == before
 
 
+def test_apply_refuses_when_the_target_model_changed_after_the_plan(sandbox):
+    """The backup reads with the metadata the plan used while the target's is asked for again: a
+    column added meanwhile stops the run before anything is written."""
+    import httpx
+
+    job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
+    plan = run(job.plan())
+    assert plan.total_writes > 0
+    with httpx.Client(base_url=sandbox.url, timeout=30) as c:
+        r = c.post("/api/graphql", json={
+            "query": "mutation($e:String,$p:String){signin(email:$e,password:$p){token}}",
+            "variables": {"e": "admin", "p": PASSWORD}})
+        c.headers["x-molgenis-token"] = r.json()["data"]["signin"]["token"]
+        r = c.post("/catalogue/api/csv", content="tableName,columnName,columnType\n"
+                                                  "Variables,curator note,string\n")
+        assert r.status_code == 200, r.text
+    before = run(export(sandbox, "catalogue"))
+    result = run(job.apply(plan))
+    assert not result.ok and result.backup_path is None
+    assert "data model of schema 'catalogue'" in result.error and "changed after the plan" in result.error
+    assert run(export(sandbox, "catalogue")) == before
+    # planned again, the run goes ahead with the new column
+    again = run(job.apply(run(job.plan())))
+    assert again.ok, again.error
+
+
 async def _edit_variable(sb, schema: str, resource: str, name: str, description: str) -> None:
     async with Emx2Client(conn(sb, schema)) as c:
         df = await c.download_table(schema, "Variables", {"resource": {"id": {"equals": resource}}})

@@ -231,6 +231,16 @@ class SchemaModel:
         self.tables[table.name] = table
         self._invalidate()
 
+    def data_shape(self) -> tuple:
+        """What reading and writing its rows depends on: tables, their inheritance, and each
+        column's name, type, key and reference. Two models of one shape read and write alike;
+        descriptions, labels and settings may differ."""
+        return tuple(sorted(
+            (t.name, t.extends, t.extends_schema, t.table_type,
+             tuple((c.name, c.type, c.key, c.ref_schema, c.ref_table, c.ref_link, c.ref_back,
+                    c.computed) for c in t.columns))
+            for t in self.tables.values()))
+
     def _invalidate(self) -> None:
         self._key_cache.clear()
         self._ref_cache.clear()

@@ -181,42 +181,10 @@ class Job:
         try:
             async with source_client as source, target_client as target:
                 ctx = self._context(source, target, emit)
-                ctx.resource_id = plan.resource_id
-                ctx.transport = plan.transport
-                refuse_broken(plan, ctx.target_schema)
-                ctx.source_model, ctx.target_model = await both_models(ctx, refresh_target=True)
-                if plan.target_schema and plan.target_schema != ctx.target_schema:
-                    raise PlanOutdated(f"The plan was made for schema '{plan.target_schema}', not "
-                                       f"'{ctx.target_schema}'. Make the plan again.")
-                if plan.is_empty:
-                    await check_plan_current(ctx, plan, "upload")
-                    emit(StepLog("upload", "Nothing to write: the target already holds these rows"))
-                    result.ok = True
-                else:
-                    ctx.check_cancel()
-                    # the backup reads the rows the run changes and refuses when they are no
-                    # longer as the plan saw them
-                    await run_step(ctx, "backup", self._backup, unit="bytes")
-                    result.backup_path = self._last_backup
-                    ctx.check_cancel()
-
-                    async def do_upload(c: JobContext) -> str:
-                        c.check_cancel()
-                        self._writing = True
-                        self._writing_started = True
-                        try:
-                            return await upload(c, plan)
-                        except Exception as exc:
-                            if c.write_sent:
-                                result.target_state = await self._settle(c, plan, exc)
-                            raise
-                        finally:
-                            self._writing = False
-
-                    await run_step(ctx, "upload", do_upload)
-                    result.ok = True
-                    result.target_state = CHANGED
-                result.counts = plan.counts()
+                try:
+                    await self._write(ctx, plan, result)
+                finally:
+                    await self._drop_fresh_model()
         except JobCancelled:
             result.cancelled = True
             result.error = "cancelled before anything was written"
@@ -258,6 +226,80 @@ class Job:
         return result
 
     _record: journal.RunRecord | None = None
+
+    async def _write(self, ctx: JobContext, plan: Plan, result: RunResult) -> None:
+        """What `apply` does with both clients open: check, back up, upload."""
+        emit = ctx.emit
+        ctx.resource_id = plan.resource_id
+        ctx.transport = plan.transport
+        refuse_broken(plan, ctx.target_schema)
+        if plan.target_schema and plan.target_schema != ctx.target_schema:
+            raise PlanOutdated(f"The plan was made for schema '{plan.target_schema}', not "
+                               f"'{ctx.target_schema}'. Make the plan again.")
+        if ctx.target.cached_model(ctx.target_schema) is None or plan.is_empty or self.full_backup:
+            ctx.source_model, ctx.target_model = await both_models(ctx, refresh_target=True)
+        else:
+            # the backup's reads go out with the target's metadata as the plan saw it, while it
+            # is asked for again; the backup refuses if it changed meanwhile
+            ctx.source_model, ctx.target_model = await both_models(ctx)
+            self._fresh_model = asyncio.ensure_future(
+                ctx.target.schema_model(ctx.target_schema, refresh=True))
+        if plan.is_empty:
+            await check_plan_current(ctx, plan, "upload")
+            emit(StepLog("upload", "Nothing to write: the target already holds these rows"))
+            result.ok = True
+        else:
+            ctx.check_cancel()
+            # the backup reads the rows the run changes and refuses when they are no
+            # longer as the plan saw them
+            await run_step(ctx, "backup", self._backup, unit="bytes")
+            result.backup_path = self._last_backup
+            ctx.check_cancel()
+
+            async def do_upload(c: JobContext) -> str:
+                c.check_cancel()
+                self._writing = True
+                self._writing_started = True
+                try:
+                    return await upload(c, plan)
+                except Exception as exc:
+                    if c.write_sent:
+                        result.target_state = await self._settle(c, plan, exc)
+                    raise
+                finally:
+                    self._writing = False
+
+            await run_step(ctx, "upload", do_upload)
+            result.ok = True
+            result.target_state = CHANGED
+            if self._record is not None:
+                from emx2tui.jobs import journal
+
+                # what the write left, read back while the connections are open
+                await journal.read_back(self._record, ctx.target, emit, secrets=self.secrets)
+        result.counts = plan.counts()
+
+    _fresh_model: asyncio.Future | None = None
+
+    async def _model_as_planned(self, ctx: JobContext) -> None:
+        """Refuse (PlanOutdated) when the target's data model changed after the plan: its rows
+        would no longer read or write as the plan has them."""
+        fresh, self._fresh_model = self._fresh_model, None
+        if fresh is None:
+            return
+        model = await fresh
+        if model.data_shape() != ctx.tgt.data_shape():
+            raise PlanOutdated(
+                f"The data model of schema '{ctx.target_schema}' on {ctx.target.url} changed after "
+                f"the plan was made. Nothing was written; make the plan again and review it.",
+                schema=ctx.target_schema)
+        ctx.target_model = model
+
+    async def _drop_fresh_model(self) -> None:
+        fresh, self._fresh_model = self._fresh_model, None
+        if fresh is not None:
+            fresh.cancel()
+            await asyncio.gather(fresh, return_exceptions=True)
 
     async def _settle(self, ctx: JobContext, plan: Plan, exc: Exception) -> str:
         """After a failed write: did it change the target? "unchanged", "changed" or "unknown"."""
@@ -342,6 +384,7 @@ class Job:
             ctx.log("backup", f"Reading the rows the run changes in {len(wanted)} tables, from "
                               f"'{ctx.target_schema}' on {ctx.target.url}")
             current = await scoped.keyed_rows(ctx.target, ctx.tgt, wanted)
+            await self._model_as_planned(ctx)
             rows_as_planned(ctx, plan, current)
             ctx.log("backup", "The rows the run changes are as the plan saw them")
             data, rows = await scoped.backup_zip(ctx.target, ctx.tgt, current)
