@@ -394,13 +394,8 @@ async def finish(record: RunRecord, target: Connection, result: Any, emit: Emit 
         record.outcome = FAILED
     error = getattr(result, "error", None)
     record.error = scrub(str(error), list(secrets) + target.secrets) if error else None
-    if record.outcome in (OK, APPLIED) and record.writes:
-        try:
-            await _snapshot_after(record, target, models)
-        except (Emx2Error, OSError, ValueError) as exc:
-            emit(StepLog(step, f"Could not read back the rows the run wrote ("
-                               f"{scrub(str(exc), list(secrets) + target.secrets)}); a restore of "
-                               f"this run will need --force", "warning"))
+    if record.outcome in (OK, APPLIED) and record.writes and not record.after:
+        await read_back(record, target, emit, step=step, secrets=secrets, models=models)
     try:
         save(record)
     except JournalError as exc:
@@ -414,34 +409,52 @@ def after_path(run_id: str) -> Path:
     return journal_dir() / f"{run_id}.after.zip"
 
 
-async def _snapshot_after(record: RunRecord, target: Connection,
-                          models: dict[str, SchemaModel] | None = None) -> None:
+async def read_back(record: RunRecord, target: Connection | Emx2Client, emit: Emit = ignore, *,
+                    step: str = "upload", secrets: Sequence[str] = (),
+                    models: dict[str, SchemaModel] | None = None) -> None:
+    """Keep the rows a successful write left (the keys it inserted and updated), for a restore
+    to tell later whether they changed since. With an open client, its connections are used."""
+    if not record.writes:
+        return
+    connection = target.connection if isinstance(target, Emx2Client) else target
+    try:
+        if isinstance(target, Emx2Client):
+            await _snapshot_after(record, target, refresh=False)
+        else:
+            async with Emx2Client(target, models=models) as client:
+                await _snapshot_after(record, client, refresh=models is None)
+    except (Emx2Error, OSError, ValueError) as exc:
+        emit(StepLog(step, f"Could not read back the rows the run wrote ("
+                           f"{scrub(str(exc), list(secrets) + connection.secrets)}); a restore of "
+                           f"this run will need --force", "warning"))
+
+
+async def _snapshot_after(record: RunRecord, client: Emx2Client, *, refresh: bool) -> None:
     schema = record.target.schema
     assert schema
     wanted = {name: (t.key_columns, [tuple(k) for k in t.inserted_keys + t.updated_keys])
               for name, t in record.tables.items()}
-    async with Emx2Client(target, models=models) as client:
 
-        async def who() -> str | None:
-            if client.user is not None:
-                return client.user
-            try:
-                return (await client.session()).get("email") or None
-            except Emx2Error:
-                return None
+    async def who() -> str | None:
+        if client.user is not None:
+            return client.user
+        try:
+            return (await client.session()).get("email") or None
+        except Emx2Error:
+            return None
 
-        async def read() -> ExportRows:
-            model = await client.schema_model(schema, refresh=models is None)
-            # only the rows of these keys (filtered reads), in the layout of an export
-            return ExportRows(await scoped.keyed_entries(client, model, wanted), model)
+    async def read() -> ExportRows:
+        model = await client.schema_model(schema, refresh=refresh)
+        # only the rows of these keys (filtered reads), in the layout of an export
+        return ExportRows(await scoped.keyed_entries(client, model, wanted), model)
 
-        # the user is asked while the rows are read
-        user, rows = await asyncio.gather(who(), read(), return_exceptions=True)
-        if isinstance(rows, BaseException):
-            raise rows
-        client.user = user if isinstance(user, str) else None
-        if client.user:
-            record.emx2_user = record.target.user = client.user
+    # the user is asked while the rows are read
+    user, rows = await asyncio.gather(who(), read(), return_exceptions=True)
+    if isinstance(rows, BaseException):
+        raise rows
+    client.user = user if isinstance(user, str) else None
+    if client.user:
+        record.emx2_user = record.target.user = client.user
     entries = rows.subset(wanted)
     path = after_path(record.run_id)
     backups.write_atomic(path, build_zip(entries))
