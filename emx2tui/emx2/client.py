@@ -454,6 +454,10 @@ class Emx2Client:
         return [n for n in names if n != "_SYSTEM_"]
 
     # ----------------------------------------------------------------- metadata
+    def cached_model(self, schema: str) -> SchemaModel | None:
+        """The schema's metadata as a client of this cache last read it; None when not read yet."""
+        return self._models.get(schema)
+
     async def schema_model(self, schema: str, *, refresh: bool = False) -> SchemaModel:
         """The schema's metadata, with the schemas its references point into fetched too.
 
@@ -586,7 +590,7 @@ class Emx2Client:
         return response.content
 
     async def upload_zip(self, schema: str, data: bytes, on_task: TaskCallback | None = None, *,
-                         poll_min: float = 0.01, poll_max: float = 1.0,
+                         poll_min: float = 0.004, poll_max: float = 1.0,
                          timeout: float = 3600.0,
                          on_accepted: Callable[[str], None] | None = None) -> dict:
         """Import a ZIP as one server task and wait for it. Raises TaskFailed when it ends in ERROR.
@@ -622,8 +626,10 @@ class Emx2Client:
                 if str(t.get("status") or "").upper() not in TERMINAL_TASK_STATES]
 
     async def wait_task(self, task_id: str, *, schema: str | None = None,
-                        on_task: TaskCallback | None = None, poll_min: float = 0.01,
+                        on_task: TaskCallback | None = None, poll_min: float = 0.004,
                         poll_max: float = 1.0, timeout: float = 3600.0) -> dict:
+        """Poll a task until it ends; the pauses between polls start short (a cohort's import
+        takes milliseconds) and grow by half each time, to `poll_max`."""
         delay = poll_min
         started = time.monotonic()
         while True:
