@@ -46,6 +46,7 @@ from emx2tui.emx2.errors import (
 from emx2tui.emx2.frames import Frame, read_frame
 from emx2tui.emx2.model import SchemaModel
 from emx2tui.emx2.names import table_id
+from emx2tui.emx2.transport import ThreadedTransport
 
 log = logging.getLogger(__name__)
 
@@ -168,35 +169,14 @@ def _tls_context() -> Any:
     return prefetch.tls_context() or httpx.create_ssl_context(verify=True)
 
 
-class _LazyTLSTransport(httpx.AsyncBaseTransport):
-    """The verifying HTTPS transport, made on its first request.
-
-    A client of a plain-HTTP server (a sandbox, a server on localhost) mounts this for https://
-    so that it loads the CA bundle only if a redirect ever leads it to HTTPS.
-    """
-
-    def __init__(self) -> None:
-        self._inner: httpx.AsyncHTTPTransport | None = None
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self._inner is None:
-            self._inner = httpx.AsyncHTTPTransport(verify=_tls_context())
-        return await self._inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        if self._inner is not None:
-            await self._inner.aclose()
-
-
-def _transports(url: str) -> dict[str, Any]:
-    """httpx.AsyncClient arguments for the connection pools of a server at `url`."""
-    if url.lower().startswith("http://") and not prefetch.proxy_in_environment():
-        # plain HTTP and no proxy from the environment (which a given transport would ignore);
-        # the default pool serves http:// only (https:// is mounted), so it never makes TLS
-        # connections and needs no CA bundle
-        return {"transport": httpx.AsyncHTTPTransport(verify=False),
-                "mounts": {"https://": _LazyTLSTransport()}}
-    return {"verify": _tls_context()}
+def _transports() -> dict[str, Any]:
+    """httpx.AsyncClient arguments for the way requests travel."""
+    if prefetch.proxy_in_environment():
+        # httpx's own pools, which go through the proxy the environment names
+        return {"verify": _tls_context()}
+    # the CA bundle is loaded for the first HTTPS connection only: a client of a plain-HTTP
+    # server (a sandbox, a server on localhost) never needs it
+    return {"transport": ThreadedTransport(tls_context=_tls_context)}
 
 
 class ModelCache(dict):
@@ -254,7 +234,7 @@ class Emx2Client:
             kwargs["transport"] = self._transport
             kwargs["verify"] = _tls_context()
         else:
-            kwargs.update(_transports(self.url))
+            kwargs.update(_transports())
         self._http = httpx.AsyncClient(**kwargs)
         try:
             if self.connection.username and self.connection.password:
