@@ -269,7 +269,7 @@ def _sort_time(iso: str) -> float:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="microseconds")
 
 
 def local_time(iso: str | None) -> str:
