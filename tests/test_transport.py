@@ -305,3 +305,34 @@ async def test_https_verifies_the_server_with_the_context_it_is_given(tmp_path):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+async def test_an_upload_longer_than_the_timeout_goes_through_while_the_server_keeps_reading():
+    # the timeout is for a server that stalls, not for a long upload: here the server reads
+    # 256 KB every 30 ms (about 8 MB/s), so 24 MB take some 3 s against a timeout of 1 s
+    def slow_reader(conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, _, body = data.partition(b"\r\n\r\n")
+            length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                              if line.lower().startswith(b"content-length:")))
+            got = len(body)
+            while got < length:
+                chunk = conn.recv(256 * 1024)
+                if not chunk:
+                    return
+                got += len(chunk)
+                time.sleep(0.03)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%d" % (len(str(got)), got))
+
+    url, listener = listening(slow_reader)
+    try:
+        async with client(url, timeout=1.0) as c:
+            started = time.monotonic()
+            r = await c.post("/api/zip", content=b"z" * (24 * 1024 * 1024))
+            assert r.text == str(24 * 1024 * 1024)
+            assert time.monotonic() - started > 1.0
+    finally:
+        listener.close()

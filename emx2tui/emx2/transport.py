@@ -30,6 +30,9 @@ import httpx
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 MAX_IDLE = 8  # kept connections per server
+# a larger body is sent in pieces of this size: a socket's timeout bounds one whole sendall(),
+# and the timeout is meant for a stalled server, not for a long upload over a slow link
+PIECE = 256 * 1024
 
 Origin = tuple[str, str, int]
 
@@ -83,6 +86,11 @@ def _dropped(conn: http.client.HTTPConnection) -> bool:
     except (OSError, ValueError):
         return True
     return bool(readable)
+
+
+def _in_pieces(body: bytes):
+    view = memoryview(body)
+    return (view[i:i + PIECE] for i in range(0, len(view), PIECE))
 
 
 def _seconds(value: Any) -> float | None:
@@ -167,7 +175,7 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
                                 skip_accept_encoding=True)
                 for name, value in headers:
                     conn.putheader(name, value)
-                conn.endheaders(body or None)
+                conn.endheaders(_in_pieces(body) if len(body) > PIECE else body or None)
                 sent = True
                 response = conn.getresponse()
                 content = response.read()
