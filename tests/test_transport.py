@@ -43,6 +43,8 @@ class Recorder(http.server.BaseHTTPRequestHandler):
             self._answer(200, gzip.compress(b"a,b\n1,2\n" * 100), [("Content-Encoding", "gzip")])
         elif self.path == "/cookies":
             self._answer(200, b"{}", [("Set-Cookie", "a=1; Path=/"), ("Set-Cookie", "b=2; Path=/")])
+        elif self.path == "/latin":
+            self._answer(200, b"x", [("Content-Disposition", "attachment; filename=Café.csv")])
         elif self.path == "/moved":
             self._answer(302, b"", [("Location", "/there?x=1")])
         else:
@@ -336,3 +338,18 @@ async def test_an_upload_longer_than_the_timeout_goes_through_while_the_server_k
             assert time.monotonic() - started > 1.0
     finally:
         listener.close()
+
+
+async def test_header_bytes_travel_as_they_are_and_a_bad_header_value_is_not_shown(server):
+    url, handler = server
+    async with client(url, timeout=float("inf")) as c:  # no limit, as EMX2TUI_HTTP_TIMEOUT=inf
+        r = await c.get("/latin")
+        assert r.headers["content-disposition"].encode("latin-1") == "attachment; filename=Café.csv".encode("latin-1")
+        with pytest.raises(httpx.LocalProtocolError) as err:
+            await c.get("/", headers={"x-molgenis-token": "tok-secret-123\n"})
+        assert "x-molgenis-token" in str(err.value) and "tok-secret" not in str(err.value)
+    conn = Connection(url, token="tok-secret-123\n")
+    with pytest.raises(ConnectionFailed) as err:
+        async with Emx2Client(conn, retries=1) as emx2:
+            await emx2.list_schemas()
+    assert "tok-secret" not in str(err.value)

@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import re
+import sys
 import threading
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -34,19 +35,33 @@ DEFAULT_TIMEOUT = 60.0
 
 
 def default_timeout() -> float:
-    """Seconds to wait for an answer: `EMX2TUI_HTTP_TIMEOUT`, or 60."""
+    """Seconds to wait for an answer: `EMX2TUI_HTTP_TIMEOUT` (`inf` waits for ever, in effect),
+    or 60 when it is not a positive number."""
     try:
-        return float(os.environ.get("EMX2TUI_HTTP_TIMEOUT") or DEFAULT_TIMEOUT)
+        value = float(os.environ.get("EMX2TUI_HTTP_TIMEOUT") or DEFAULT_TIMEOUT)
     except ValueError:
         return DEFAULT_TIMEOUT
+    if not value > 0:  # zero, negative or NaN
+        return DEFAULT_TIMEOUT
+    return min(value, 10.0**7)  # what a socket takes; some four months
 
 
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy"}
 
 
 def proxy_in_environment() -> bool:
-    """Whether the environment names a proxy (httpx would use it)."""
-    return any(k.lower() in _PROXY_VARIABLES and v for k, v in os.environ.items())
+    """Whether a proxy is named where httpx would find it: the environment or, on macOS and
+    Windows, the system's network settings."""
+    if any(k.lower() in _PROXY_VARIABLES and v for k, v in os.environ.items()):
+        return True
+    if sys.platform in ("darwin", "win32"):
+        try:
+            from urllib.request import getproxies
+
+            return any(v for k, v in getproxies().items() if k in ("http", "https", "all"))
+        except Exception:  # noqa: BLE001 - settings that cannot be read: as httpx, no proxy
+            return False
+    return False
 
 
 _REFERRED = re.compile(rb'"refSchemaName"\s*:\s*"((?:[^"\\]|\\.)+)"')

@@ -11,8 +11,9 @@ keep-alive), checked before reuse, and a request that finds its kept connection 
 server is sent once more on a new one when that is safe (the server cannot have acted on it).
 
 Failures are raised as httpx's exceptions (ConnectError, ReadTimeout, ...), so that the client
-handles them exactly as before. A cancelled request closes its connection at once, so that its
-thread ends and the server sees the client go. A proxy named in the environment is not used
+handles them exactly as before. A cancelled request closes its connection at once (once it has
+one: a connection being made ends at the connect timeout), so that its thread ends and the
+server sees the client go. A proxy named in the environment is not used
 here: the client keeps httpx's own transport then.
 """
 
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import math
 import select
 import socket
 import threading
@@ -61,6 +63,13 @@ class _Call:
         if conn is not None:
             _shutdown(conn)
 
+    def release(self) -> bool:
+        """Detach the connection once its answer is read (an abort can no longer touch it,
+        whoever uses it next); True when it may be kept for another request."""
+        with self.lock:
+            self.conn = None
+            return not self.aborted
+
 
 def _shutdown(conn: http.client.HTTPConnection) -> None:
     sock = conn.sock
@@ -94,7 +103,14 @@ def _in_pieces(body: bytes):
 
 
 def _seconds(value: Any) -> float | None:
-    return None if value is None else float(value)
+    """A timeout a socket takes: None (wait as long as it takes) for none, an infinite or a
+    huge one; a tiny positive one for zero or less (zero would make the socket non-blocking)."""
+    if value is None:
+        return None
+    seconds = float(value)
+    if math.isnan(seconds) or seconds > 10**7:
+        return None
+    return max(seconds, 0.001)
 
 
 class ThreadedTransport(httpx.AsyncBaseTransport):
@@ -116,7 +132,9 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
         if scheme not in ("http", "https"):
             raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.",
                                             request=request)
-        origin: Origin = (scheme, url.host, url.port or (443 if scheme == "https" else 80))
+        # the host as it travels (IDNA 2008, as httpx encodes it for the Host header)
+        host = url.raw_host.decode("ascii")
+        origin: Origin = (scheme, host, url.port or (443 if scheme == "https" else 80))
         body = await request.aread()
         headers = [(k, v) for k, v in request.headers.raw if k.lower() != b"transfer-encoding"]
         if body and not any(k.lower() == b"content-length" for k, _ in headers):
@@ -165,7 +183,7 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
     # ------------------------------------------------------------------ the worker thread's side
     def _exchange(self, call: _Call, origin: Origin, request: httpx.Request, target: bytes,
                   headers: list[tuple[bytes, bytes]], body: bytes, timeouts: dict
-                  ) -> tuple[int, bytes, list[tuple[str, str]], bytes]:
+                  ) -> tuple[int, bytes, list[tuple[bytes, bytes]], bytes]:
         conn, reused = self._checkout(origin, request, timeouts)
         while True:
             call.attach(conn)
@@ -174,7 +192,14 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
                 conn.putrequest(request.method, target.decode("ascii"), skip_host=True,
                                 skip_accept_encoding=True)
                 for name, value in headers:
-                    conn.putheader(name, value)
+                    try:
+                        conn.putheader(name, value)
+                    except ValueError:
+                        # named, never shown: a header's value may be a token
+                        raise httpx.LocalProtocolError(
+                            f"the request header {name.decode('ascii', 'replace')} holds a "
+                            f"character HTTP does not allow (a line break?)", request=request
+                        ) from None
                 conn.endheaders(_in_pieces(body) if len(body) > PIECE else body or None)
                 sent = True
                 response = conn.getresponse()
@@ -192,8 +217,10 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
                     continue
                 raise _as_httpx(exc, request, sent) from exc
             status, reason = response.status, response.reason or ""
-            answer_headers = response.getheaders()
-            if response.will_close or call.aborted:
+            # as sent: the standard client reads header bytes as latin-1
+            answer_headers = [(k.encode("latin-1"), v.encode("latin-1"))
+                              for k, v in response.getheaders()]
+            if not call.release() or response.will_close:
                 conn.close()
             else:
                 self._checkin(origin, conn)
