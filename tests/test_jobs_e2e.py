@@ -283,30 +283,50 @@ def test_plan_outdated_when_target_changes(sandbox):
     assert run(export(sandbox, "catalogue")) == before
 
 
-def test_apply_refuses_when_the_target_model_changed_after_the_plan(sandbox):
-    """The backup reads with the metadata the plan used while the target's is asked for again: a
-    column added meanwhile stops the run before anything is written."""
+def change_catalogue_model(sb, molgenis_csv: str) -> None:
     import httpx
 
-    job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
-    plan = run(job.plan())
-    assert plan.total_writes > 0
-    with httpx.Client(base_url=sandbox.url, timeout=30) as c:
+    with httpx.Client(base_url=sb.url, timeout=30) as c:
         r = c.post("/api/graphql", json={
             "query": "mutation($e:String,$p:String){signin(email:$e,password:$p){token}}",
             "variables": {"e": "admin", "p": PASSWORD}})
         c.headers["x-molgenis-token"] = r.json()["data"]["signin"]["token"]
-        r = c.post("/catalogue/api/csv", content="tableName,columnName,columnType\n"
-                                                  "Variables,curator note,string\n")
+        r = c.post("/catalogue/api/csv", content=molgenis_csv)
         assert r.status_code == 200, r.text
-    before = run(export(sandbox, "catalogue"))
-    result = run(job.apply(plan))
+
+
+def assert_refused_as_outdated(result) -> None:
     assert not result.ok and result.backup_path is None
     assert "data model of schema 'catalogue'" in result.error and "changed after the plan" in result.error
+
+
+def test_apply_refuses_when_the_target_model_changed_after_the_plan(sandbox):
+    """The backup reads with the metadata the plan used while the target's is asked for again: a
+    column added meanwhile stops the run before anything is written — again when the same plan
+    is applied once more, and with a full backup too."""
+    job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
+    plan = run(job.plan())
+    assert plan.total_writes > 0
+    change_catalogue_model(sandbox, "tableName,columnName,columnType\nVariables,curator note,string\n")
+    before = run(export(sandbox, "catalogue"))
+    assert_refused_as_outdated(run(job.apply(plan)))
+    assert_refused_as_outdated(run(job.apply(plan)))  # the model the refusal read changes nothing
+    full = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"),
+               full_backup=True)
+    assert_refused_as_outdated(run(full.apply(plan)))
     assert run(export(sandbox, "catalogue")) == before
     # planned again, the run goes ahead with the new column
     again = run(job.apply(run(job.plan())))
     assert again.ok, again.error
+
+
+def test_a_table_renamed_after_the_plan_is_reported_as_a_changed_model(sandbox):
+    """The backup's reads of a table that is gone fail; the run says why, not the server's error."""
+    job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
+    plan = run(job.plan())
+    assert any(t.table == "Collection events" for t in plan.sync)
+    change_catalogue_model(sandbox, "tableName,oldName\nCollection events2,Collection events\n")
+    assert_refused_as_outdated(run(job.apply(plan)))
 
 
 async def _edit_variable(sb, schema: str, resource: str, name: str, description: str) -> None:
@@ -441,3 +461,24 @@ def test_fill_staging_into_a_staging_without_collections_row_says_what_to_do(bar
     text = str(err.value)
     assert "Add the cohort's Collections row to 'bareStaging'" in text
     assert "--resource-id" in text and "found 0" not in text
+
+
+def test_a_read_back_that_fails_is_tried_once_and_warned_about_once(sandbox, monkeypatch):
+    from emx2tui.emx2.errors import ServerError
+    from emx2tui.jobs import scoped
+    from emx2tui.jobs.events import StepLog
+
+    job = Job("CohortStagingToDataCatalogue", conn(sandbox, "testCohort"), conn(sandbox, "catalogue"))
+    plan = run(job.plan())
+    tries = []
+
+    async def refused(client, model, wanted):
+        tries.append(client)
+        raise ServerError("read-back refused")
+
+    monkeypatch.setattr(scoped, "keyed_entries", refused)
+    events: list = []
+    result = run(job.apply(plan, events.append))
+    assert result.ok, result.error
+    warned = [e for e in events if isinstance(e, StepLog) and "Could not read back" in e.message]
+    assert len(tries) == 1 and len(warned) == 1

@@ -234,12 +234,13 @@ class SchemaModel:
     def data_shape(self) -> tuple:
         """What reading and writing its rows depends on: tables, their inheritance, and each
         column's name, type, key and reference. Two models of one shape read and write alike;
-        descriptions, labels and settings may differ."""
-        return tuple(sorted(
-            (t.name, t.extends, t.extends_schema, t.table_type,
-             tuple((c.name, c.type, c.key, c.ref_schema, c.ref_table, c.ref_link, c.ref_back,
-                    c.computed) for c in t.columns))
-            for t in self.tables.values()))
+        descriptions, labels, settings and the order of columns may differ."""
+        def columns(t: Table) -> tuple:
+            return tuple(sorted(((c.name, c.type, c.key, c.ref_schema, c.ref_table, c.ref_link,
+                                  c.ref_back, c.computed) for c in t.columns), key=lambda c: c[0]))
+
+        return tuple(sorted(((t.name, t.extends, t.extends_schema, t.table_type, columns(t))
+                             for t in self.tables.values()), key=lambda t: t[0]))
 
     def _invalidate(self) -> None:
         self._key_cache.clear()

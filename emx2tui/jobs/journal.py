@@ -138,6 +138,7 @@ class RunRecord:
     tables: dict[str, TableRecord] = field(default_factory=dict)
     version: str = __version__
     format: int = FORMAT
+    read_back_tried = False  # not a field, not kept: whether this process read back already
 
     # ----------------------------------------------------------------- summaries
     @property
@@ -394,7 +395,7 @@ async def finish(record: RunRecord, target: Connection, result: Any, emit: Emit 
         record.outcome = FAILED
     error = getattr(result, "error", None)
     record.error = scrub(str(error), list(secrets) + target.secrets) if error else None
-    if record.outcome in (OK, APPLIED) and record.writes and not record.after:
+    if record.outcome in (OK, APPLIED) and record.writes and not record.read_back_tried:
         await read_back(record, target, emit, step=step, secrets=secrets, models=models)
     try:
         save(record)
@@ -416,6 +417,7 @@ async def read_back(record: RunRecord, target: Connection | Emx2Client, emit: Em
     to tell later whether they changed since. With an open client, its connections are used."""
     if not record.writes:
         return
+    record.read_back_tried = True
     connection = target.connection if isinstance(target, Emx2Client) else target
     try:
         if isinstance(target, Emx2Client):

@@ -95,6 +95,9 @@ class Plan:
     transport: str = "zip"
     source_version: str | None = None
     target_version: str | None = None
+    # the target's data model as the plan read it (SchemaModel.data_shape): apply refuses
+    # when the target's model no longer has this shape
+    target_shape: tuple | None = field(default=None, repr=False)
 
     @property
     def total_sync_rows(self) -> int:

@@ -28,6 +28,7 @@ from emx2tui.jobs.steps import (STEPS, BrokenReferences, JobCancelled, JobContex
 from emx2tui.jobs.strategy import Strategy, StrategyError, load_strategy
 
 if TYPE_CHECKING:
+    from emx2tui.emx2.model import SchemaModel
     from emx2tui.jobs import journal
 
 # The journal and the backup files are what an apply needs: they are imported by it, so that a
@@ -236,12 +237,16 @@ class Job:
         if plan.target_schema and plan.target_schema != ctx.target_schema:
             raise PlanOutdated(f"The plan was made for schema '{plan.target_schema}', not "
                                f"'{ctx.target_schema}'. Make the plan again.")
+        self._planned_shape = plan.target_shape
         if ctx.target.cached_model(ctx.target_schema) is None or plan.is_empty or self.full_backup:
             ctx.source_model, ctx.target_model = await both_models(ctx, refresh_target=True)
+            self._refuse_changed_model(ctx, ctx.tgt)
         else:
             # the backup's reads go out with the target's metadata as the plan saw it, while it
             # is asked for again; the backup refuses if it changed meanwhile
             ctx.source_model, ctx.target_model = await both_models(ctx)
+            if self._planned_shape is None:
+                self._planned_shape = ctx.tgt.data_shape()
             self._fresh_model = asyncio.ensure_future(
                 ctx.target.schema_model(ctx.target_schema, refresh=True))
         if plan.is_empty:
@@ -281,19 +286,24 @@ class Job:
 
     _fresh_model: asyncio.Future | None = None
 
+    _planned_shape: tuple | None = None
+
     async def _model_as_planned(self, ctx: JobContext) -> None:
-        """Refuse (PlanOutdated) when the target's data model changed after the plan: its rows
-        would no longer read or write as the plan has them."""
+        """Wait for the target's metadata asked for again, and refuse (PlanOutdated) when its data
+        model changed after the plan: its rows would no longer read or write as the plan has them."""
         fresh, self._fresh_model = self._fresh_model, None
         if fresh is None:
             return
         model = await fresh
-        if model.data_shape() != ctx.tgt.data_shape():
+        self._refuse_changed_model(ctx, model)
+        ctx.target_model = model
+
+    def _refuse_changed_model(self, ctx: JobContext, model: SchemaModel) -> None:
+        if self._planned_shape is not None and model.data_shape() != self._planned_shape:
             raise PlanOutdated(
                 f"The data model of schema '{ctx.target_schema}' on {ctx.target.url} changed after "
                 f"the plan was made. Nothing was written; make the plan again and review it.",
                 schema=ctx.target_schema)
-        ctx.target_model = model
 
     async def _drop_fresh_model(self) -> None:
         fresh, self._fresh_model = self._fresh_model, None
@@ -383,7 +393,12 @@ class Job:
                       for name, t in tables.items() if t.writes}
             ctx.log("backup", f"Reading the rows the run changes in {len(wanted)} tables, from "
                               f"'{ctx.target_schema}' on {ctx.target.url}")
-            current = await scoped.keyed_rows(ctx.target, ctx.tgt, wanted)
+            try:
+                current = await scoped.keyed_rows(ctx.target, ctx.tgt, wanted)
+            except Emx2Error:
+                # a table or key column gone since the plan fails these reads: say so, if so
+                await self._model_as_planned(ctx)
+                raise
             await self._model_as_planned(ctx)
             rows_as_planned(ctx, plan, current)
             ctx.log("backup", "The rows the run changes are as the plan saw them")

@@ -769,6 +769,7 @@ async def filter_rows(ctx: JobContext) -> str:
         warnings=list(ctx.warnings), alerts=list(ctx.alerts), atomic=ctx.transport == "zip", source_schema=ctx.source_schema,
         target_schema=ctx.target_schema, order=order, broken=broken, withheld=withheld, notes=notes,
         transport=ctx.transport, source_version=ctx.src.version(), target_version=ctx.tgt.version(),
+        target_shape=ctx.tgt.data_shape(),
     )
     ctx.plan = plan
     return (f"{plan.total_sync_rows} rows to sync ({plan.total_writes} to write), "
