@@ -642,8 +642,12 @@ async def gather_bounded(aws: Iterable[Awaitable[T]], limit: int = 4) -> list[T]
     gate = asyncio.Semaphore(limit)
 
     async def one(aw: Awaitable[T]) -> T:
-        async with gate:
-            return await aw
+        try:
+            async with gate:
+                return await aw
+        finally:
+            if asyncio.iscoroutine(aw):
+                aw.close()  # one cancelled before its turn never ran: no warning for it
 
     tasks = [asyncio.ensure_future(one(aw)) for aw in aws]
     try:

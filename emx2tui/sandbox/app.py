@@ -197,11 +197,20 @@ def _run_graphql(server: SandboxServer, schema: str | None, user: str, sid: str 
     return 200, payload, ctx
 
 
+# Only queries up to this size are remembered: the ones sent over and over are small, and a
+# long one (the terms of a plan, each named) is seldom sent twice
+CACHED_QUERY_CHARS = 4096
+
+
 @functools.lru_cache(maxsize=512)
-def _parsed(query: str):
-    """A query's document, parsed once: clients send the same few queries over and over (a
-    task poll, a session check), and executing a document does not change it."""
+def _parsed_small(query: str):
     return parse(query)
+
+
+def _parsed(query: str):
+    """A query's document, parsed once when it is small: clients send the same few queries over
+    and over (a task poll, a session check), and executing a document does not change it."""
+    return _parsed_small(query) if len(query) <= CACHED_QUERY_CHARS else parse(query)
 
 
 def _validation_errors(gschema, query: str, doc) -> list[GraphQLError]:
@@ -214,7 +223,7 @@ def _validation_errors(gschema, query: str, doc) -> list[GraphQLError]:
     if query in valid:
         return []
     errors = validate(gschema, doc)
-    if not errors and len(valid) < 512:
+    if not errors and len(valid) < 512 and len(query) <= CACHED_QUERY_CHARS:
         valid.add(query)
     return errors
 
