@@ -31,6 +31,7 @@ Where: `EMX2TUI_CONFIG` when set, else `platformdirs.user_config_path("emx2tui")
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import re
 import tomllib
@@ -345,6 +346,16 @@ class EnvImport:
     notes: list[str] = field(default_factory=list)
 
 
+
+def _connection_name(host: str) -> str:
+    """A short name for a server: its host's first label (`catalogue` for
+    catalogue.example.org), or the whole address for an IP address."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host.split(".")[0]
+    return host
+
 def _side_connection(config: Config, values: Mapping[str, str], side: str,
                      env_file: str) -> ConnectionConfig | None:
     up = side.upper()
@@ -363,7 +374,7 @@ def _side_connection(config: Config, values: Mapping[str, str], side: str,
     if existing is not None and existing.auth == auth and existing.username == username:
         return existing
     host = urlsplit(url if "://" in url else f"https://{url}").hostname or side
-    name = config.unique_name(host.split(".")[0] or side)
+    name = config.unique_name(_connection_name(host) or side)
     conn = ConnectionConfig(name=name, url=url, auth=auth, username=username,
                             token_env=token_env if auth == "token" else None,
                             password_env=password_env if auth == "password" else None,

@@ -102,6 +102,11 @@ def test_import_env(tmp_path):
     path = save_config(config, tmp_path / "config.toml")
     text = path.read_text()
     assert "pw-secret" not in text and "tok-secret" not in text
+    local = tmp_path / "local.env"
+    local.write_text("MG_SOURCE_URL=http://127.0.0.1:8080\nMG_TARGET_URL=http://localhost:8080\n"
+                     "MG_SOURCE_SCHEMA=a\nMG_TARGET_SCHEMA=b\n")
+    names = import_env(local, Config()).connections
+    assert names == ["127.0.0.1", "localhost"]
 
 
 def test_cli_import_env(tmp_path, capsys):
