@@ -297,3 +297,25 @@ async def test_a_cut_off_csv_answer_is_an_error_naming_the_table():
     async with make(handler) as c:
         with pytest.raises(CsvFormatError, match="schema 'my schema', table 'Variables'.*cut off"):
             await c.download_table("my schema", "Variables")
+
+
+async def test_bounded_gather_cancelled_before_its_reads_ran_leaves_none_unawaited(recwarn):
+    import gc
+
+    from emx2tui.emx2.client import gather_bounded
+
+    async def read(i: int) -> int:
+        await asyncio.sleep(0)
+        return i
+
+    assert await gather_bounded([read(i) for i in range(6)], limit=2) == list(range(6))
+    task = asyncio.create_task(gather_bounded([read(i) for i in range(10)], limit=2))
+    await asyncio.sleep(0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    del task
+    for _ in range(3):  # the cancelled reads' tasks end, and let their coroutines go
+        await asyncio.sleep(0)
+    gc.collect()
+    assert not [w for w in recwarn if "never awaited" in str(w.message)]

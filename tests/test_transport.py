@@ -349,7 +349,21 @@ async def test_header_bytes_travel_as_they_are_and_a_bad_header_value_is_not_sho
             await c.get("/", headers={"x-molgenis-token": "tok-secret-123\n"})
         assert "x-molgenis-token" in str(err.value) and "tok-secret" not in str(err.value)
     conn = Connection(url, token="tok-secret-123\n")
+    started = time.monotonic()
     with pytest.raises(ConnectionFailed) as err:
-        async with Emx2Client(conn, retries=1) as emx2:
+        async with Emx2Client(conn, retries=3, backoff=0.5) as emx2:
             await emx2.list_schemas()
     assert "tok-secret" not in str(err.value)
+    assert time.monotonic() - started < 0.5  # not tried again: it would fail the same way
+
+
+@pytest.mark.parametrize("setting, expected", [
+    ("30", 30.0), ("inf", 2_000_000.0), ("1e7", 2_000_000.0), ("0", 60.0), ("-5", 60.0),
+    ("nan", 60.0), ("soon", 60.0), ("", 60.0)])
+def test_the_timeout_setting_is_one_a_socket_can_keep(monkeypatch, setting, expected):
+    # a socket counts its timeout in milliseconds in 32 bits on some platforms: a longer one
+    # would wrap round to almost nothing
+    from emx2tui.emx2.prefetch import default_timeout
+
+    monkeypatch.setenv("EMX2TUI_HTTP_TIMEOUT", setting)
+    assert default_timeout() == expected

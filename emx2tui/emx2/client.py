@@ -288,7 +288,8 @@ class Emx2Client:
             try:
                 answer = await self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
-                if idempotent and attempt < self.retries:
+                # a request that cannot be written (a bad header) fails the same way each time
+                if idempotent and attempt < self.retries and not isinstance(exc, httpx.LocalProtocolError):
                     await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
                     continue
                 raise self._transport_error(exc, schema, table) from None
@@ -640,6 +641,7 @@ async def gather_bounded(aws: Iterable[Awaitable[T]], limit: int = 4) -> list[T]
     """Await all, at most `limit` at a time; results in the order given. On a failure the
     others are cancelled and the first error is raised."""
     gate = asyncio.Semaphore(limit)
+    aws = list(aws)
 
     async def one(aw: Awaitable[T]) -> T:
         try:
@@ -656,6 +658,9 @@ async def gather_bounded(aws: Iterable[Awaitable[T]], limit: int = 4) -> list[T]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        for aw in aws:  # those whose task was cancelled before it ever ran
+            if asyncio.iscoroutine(aw):
+                aw.close()
         raise
 
 

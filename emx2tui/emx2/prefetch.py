@@ -32,6 +32,9 @@ SCHEMA_QUERY = """{ _schema { name settings { key value }
               readonly description label } } } }"""
 
 DEFAULT_TIMEOUT = 60.0
+# the longest a socket's timeout can be everywhere (milliseconds in a signed 32-bit number:
+# some 24 days); a longer one wraps round to almost nothing on some platforms
+MAX_TIMEOUT = 2_000_000.0
 
 
 def default_timeout() -> float:
@@ -43,7 +46,7 @@ def default_timeout() -> float:
         return DEFAULT_TIMEOUT
     if not value > 0:  # zero, negative or NaN
         return DEFAULT_TIMEOUT
-    return min(value, 10.0**7)  # what a socket takes; some four months
+    return min(value, MAX_TIMEOUT)
 
 
 _PROXY_VARIABLES = {"http_proxy", "https_proxy", "all_proxy"}

@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from emx2tui.emx2.prefetch import MAX_TIMEOUT
+
 IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 MAX_IDLE = 8  # kept connections per server
 # a larger body is sent in pieces of this size: a socket's timeout bounds one whole sendall(),
@@ -103,12 +105,12 @@ def _in_pieces(body: bytes):
 
 
 def _seconds(value: Any) -> float | None:
-    """A timeout a socket takes: None (wait as long as it takes) for none, an infinite or a
-    huge one; a tiny positive one for zero or less (zero would make the socket non-blocking)."""
+    """A timeout a socket takes: None (wait as long as it takes) for none, an infinite one or
+    one longer than a socket can count (see MAX_TIMEOUT); a tiny positive one for zero or less (zero would make the socket non-blocking)."""
     if value is None:
         return None
     seconds = float(value)
-    if math.isnan(seconds) or seconds > 10**7:
+    if math.isnan(seconds) or seconds > MAX_TIMEOUT:
         return None
     return max(seconds, 0.001)
 
@@ -215,7 +217,10 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
                 if reused and stale and (not sent or request.method in IDEMPOTENT):
                     conn, reused = self._connect(origin, request, timeouts), False
                     continue
-                raise _as_httpx(exc, request, sent) from exc
+                mapped = _as_httpx(exc, request, sent)
+                if mapped is exc:
+                    raise
+                raise mapped from exc
             status, reason = response.status, response.reason or ""
             # as sent: the standard client reads header bytes as latin-1
             answer_headers = [(k.encode("latin-1"), v.encode("latin-1"))
