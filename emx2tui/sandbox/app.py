@@ -585,15 +585,15 @@ def zip_endpoint(server: SandboxServer):
             return Response(data, media_type="application/zip", headers={
                 "Content-Disposition": f"attachment; filename={schema}{int(time.time() * 1000)}.zip"})
         _editable(server, user, schema)
-        form = await request.form(max_part_size=1024 * 1024 * 1024)
-        upload = form.get("file")
-        if upload is None or not hasattr(upload, "filename"):
-            raise SandboxError("File upload failed: no part named 'file' found")
-        name = upload.filename or ""
-        ext = name.rsplit(".", 1)[-1] if "." in name else ""
-        if not name.endswith(".zip"):
-            raise SandboxError(f"File upload failed: extension .{ext} not supported")
-        data = await upload.read()
+        async with request.form(max_part_size=1024 * 1024 * 1024) as form:
+            upload = form.get("file")
+            if upload is None or not hasattr(upload, "filename"):
+                raise SandboxError("File upload failed: no part named 'file' found")
+            name = upload.filename or ""
+            ext = name.rsplit(".", 1)[-1] if "." in name else ""
+            if not name.endswith(".zip"):
+                raise SandboxError(f"File upload failed: extension .{ext} not supported")
+            data = await upload.read()
         files = await run_in_threadpool(transfer.unzip, data)
         if "async" in request.query_params:
             task = Task("Import csv file", user=user)
