@@ -348,6 +348,11 @@ async def test_header_bytes_travel_as_they_are_and_a_bad_header_value_is_not_sho
         with pytest.raises(httpx.LocalProtocolError) as err:
             await c.get("/", headers={"x-molgenis-token": "tok-secret-123\n"})
         assert "x-molgenis-token" in str(err.value) and "tok-secret" not in str(err.value)
+        for bad in ({"x-molgenis-token": "tok-secret\n continued"}, {"x-note": "a\x00b"},
+                    {"x y": "1"}):
+            with pytest.raises(httpx.LocalProtocolError):
+                await c.get("/", headers=bad)
+        assert all("tok-secret" not in str(h) for h in handler.seen)
     conn = Connection(url, token="tok-secret-123\n")
     started = time.monotonic()
     with pytest.raises(ConnectionFailed) as err:

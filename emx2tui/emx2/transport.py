@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import http.client
 import math
+import re
 import select
 import socket
 import threading
@@ -39,6 +40,10 @@ MAX_IDLE = 8  # kept connections per server
 PIECE = 256 * 1024
 
 Origin = tuple[str, str, int]
+
+# what a header's name may be made of, and what its value may not hold (RFC 9110)
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FORBIDDEN_IN_VALUE = re.compile(rb"[\r\n\x00]")
 
 
 class _Call:
@@ -194,14 +199,12 @@ class ThreadedTransport(httpx.AsyncBaseTransport):
                 conn.putrequest(request.method, target.decode("ascii"), skip_host=True,
                                 skip_accept_encoding=True)
                 for name, value in headers:
-                    try:
-                        conn.putheader(name, value)
-                    except ValueError:
+                    if not _TOKEN.fullmatch(name) or _FORBIDDEN_IN_VALUE.search(value):
                         # named, never shown: a header's value may be a token
                         raise httpx.LocalProtocolError(
-                            f"the request header {name.decode('ascii', 'replace')} holds a "
-                            f"character HTTP does not allow (a line break?)", request=request
-                        ) from None
+                            f"the request header {name.decode('ascii', 'replace')!r} holds a "
+                            f"character HTTP does not allow (a line break?)", request=request)
+                    conn.putheader(name, value)
                 conn.endheaders(_in_pieces(body) if len(body) > PIECE else body or None)
                 sent = True
                 response = conn.getresponse()
