@@ -346,7 +346,6 @@ class EnvImport:
     notes: list[str] = field(default_factory=list)
 
 
-
 def _connection_name(host: str) -> str:
     """A short name for a server: its host's first label (`catalogue` for
     catalogue.example.org), or the whole address for an IP address."""
@@ -355,6 +354,7 @@ def _connection_name(host: str) -> str:
     except ValueError:
         return host.split(".")[0]
     return host
+
 
 def _side_connection(config: Config, values: Mapping[str, str], side: str,
                      env_file: str) -> ConnectionConfig | None:

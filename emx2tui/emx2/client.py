@@ -289,7 +289,8 @@ class Emx2Client:
                 answer = await self._http.request(method, path, **kwargs)
             except httpx.TransportError as exc:
                 # a request that cannot be written (a bad header) fails the same way each time
-                if idempotent and attempt < self.retries and not isinstance(exc, httpx.LocalProtocolError):
+                again = not isinstance(exc, httpx.LocalProtocolError)
+                if idempotent and again and attempt < self.retries:
                     await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
                     continue
                 raise self._transport_error(exc, schema, table) from None
@@ -644,12 +645,8 @@ async def gather_bounded(aws: Iterable[Awaitable[T]], limit: int = 4) -> list[T]
     aws = list(aws)
 
     async def one(aw: Awaitable[T]) -> T:
-        try:
-            async with gate:
-                return await aw
-        finally:
-            if asyncio.iscoroutine(aw):
-                aw.close()  # one cancelled before its turn never ran: no warning for it
+        async with gate:
+            return await aw
 
     tasks = [asyncio.ensure_future(one(aw)) for aw in aws]
     try:
@@ -658,7 +655,7 @@ async def gather_bounded(aws: Iterable[Awaitable[T]], limit: int = 4) -> list[T]
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        for aw in aws:  # those whose task was cancelled before it ever ran
+        for aw in aws:  # those cancelled before their turn never ran: no warning for them
             if asyncio.iscoroutine(aw):
                 aw.close()
         raise

@@ -284,9 +284,8 @@ class Job:
                 await journal.read_back(self._record, ctx.target, emit, secrets=self.secrets)
         result.counts = plan.counts()
 
-    _fresh_model: asyncio.Future | None = None
-
-    _planned_shape: tuple | None = None
+    _fresh_model: asyncio.Future | None = None  # the target's metadata, asked for again
+    _planned_shape: tuple | None = None  # the target's data model as the plan read it
 
     async def _model_as_planned(self, ctx: JobContext) -> None:
         """Wait for the target's metadata asked for again, and refuse (PlanOutdated) when its data

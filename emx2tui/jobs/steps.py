@@ -736,8 +736,10 @@ async def filter_rows(ctx: JobContext) -> str:
                            f"does not carry: {cols_txt}")
         if dropped:
             ctx.log(step, f"{t}: source columns not in the target, left out: {', '.join(dropped)}")
-        ctx.log(step, f"{t}: {sp.rows} row{'' if sp.rows == 1 else 's'}: {sp.inserts} new, {sp.updates} changed, {sp.unchanged} "
-                      f"unchanged" + (f", {dp.deletes} to delete" if dp is not None else ""))
+        rows_word = "row" if sp.rows == 1 else "rows"
+        ctx.log(step, f"{t}: {sp.rows} {rows_word}: {sp.inserts} new, {sp.updates} changed, "
+                      f"{sp.unchanged} unchanged"
+                      + (f", {dp.deletes} to delete" if dp is not None else ""))
     for spec in ctx.delete_specs:
         if spec.table in delete_plans:
             continue

@@ -414,9 +414,9 @@ def graphql_endpoint(server: SandboxServer):
         else:
             ctype = request.headers.get("content-type") or ""
             if ctype.startswith("multipart/form-data"):
-                form = await request.form()
-                query = form.get("query")
-                raw = form.get("variables")
+                async with request.form() as form:
+                    query = form.get("query")
+                    raw = form.get("variables")
                 if raw:
                     try:
                         variables = json.loads(raw)
